@@ -1,0 +1,89 @@
+/*
+ * The arch interface: everything the core (mm/, lib/) needs from a machine.
+ * The core calls nothing else; a port (arch/emu, arch/native, a real kernel)
+ * implements these functions and defines arch_direct_map_base.
+ *
+ * Later subsystems add to this header (page-table entries, TLB flushes, block
+ * devices, files); each group says which layer uses it.
+ */
+#ifndef KMM_ARCH_H
+#define KMM_ARCH_H
+
+#include <kmm/types.h>
+
+/* ---- Physical memory map at boot (used by memblock) ---- */
+
+enum kmm_mem_type {
+	KMM_MEM_USABLE = 1,   /* RAM the kernel may use */
+	KMM_MEM_RESERVED = 2, /* firmware, ROM, MMIO: never RAM for us */
+};
+
+struct kmm_mem_range {
+	phys_addr_t base;
+	phys_addr_t size;
+	enum kmm_mem_type type;
+};
+
+/*
+ * Fills out[0..max) with the firmware memory map (like the BIOS e820 table),
+ * sorted by base and non-overlapping. Returns the number of ranges.
+ */
+int arch_memory_map(struct kmm_mem_range *out, int max);
+
+/* Where the loaded kernel image sits; memblock reserves it. */
+void arch_kernel_image(phys_addr_t *base, phys_addr_t *size);
+
+/*
+ * The direct map: all of physical memory mapped linearly at
+ * arch_direct_map_base (Linux's PAGE_OFFSET), so the core can turn any
+ * physical address into a pointer with one addition.
+ */
+extern uintptr_t arch_direct_map_base;
+
+static inline void *phys_to_virt(phys_addr_t pa)
+{
+	return (void *)(arch_direct_map_base + (uintptr_t)pa);
+}
+
+static inline phys_addr_t virt_to_phys(const void *va)
+{
+	return (phys_addr_t)((uintptr_t)va - arch_direct_map_base);
+}
+
+/* ---- CPUs ---- */
+
+/* The CPU the caller runs on, 0 <= cpu < arch_nr_cpus(). */
+unsigned int arch_this_cpu(void);
+/* The number of CPUs, at most KMM_MAX_CPUS; fixed after boot. */
+unsigned int arch_nr_cpus(void);
+/* Called in a spin-wait loop (a pause instruction, or a deadlock check). */
+void arch_cpu_relax(void);
+/* Give up the CPU while waiting for a sleeping lock. */
+void arch_yield(void);
+
+/* ---- Time and deferred work ---- */
+
+/* Nanoseconds since boot: virtual time in deterministic mode. */
+uint64_t arch_now_ns(void);
+
+/*
+ * A work item runs fn once, at or after now + delay. Work functions do a
+ * bounded amount of work and return (re-queue themselves to continue), so a
+ * single-threaded deterministic machine can run them as events.
+ */
+struct kmm_work {
+	void (*fn)(struct kmm_work *work);
+	uint64_t when_ns;        /* owned by the arch while queued */
+	struct kmm_work *next;   /* owned by the arch while queued */
+	bool queued;             /* owned by the arch */
+};
+
+/* Queues work to run after delay_ns; does nothing if it is already queued. */
+void arch_queue_work(struct kmm_work *work, uint64_t delay_ns);
+
+/* ---- Console and panic ---- */
+
+void arch_console_write(const char *text, size_t len);
+__noreturn void arch_panic(const char *message);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * The emulated machine (arch/emu): what a host program (the kmm tool, tests,
+ * benchmarks) uses to boot and drive a machine. One machine at a time per
+ * host process: the core keeps its state in globals, as a kernel does.
+ *
+ * Modes: deterministic (one host thread; the caller switches the current
+ * emulated CPU with emu_set_cpu; virtual time; a seed) and SMP (each
+ * emulated CPU runs on its own host thread, see emu_run_on_cpus; real time).
+ */
+#ifndef KMM_EMU_H
+#define KMM_EMU_H
+
+#include <kmm/kmm.h>
+#include <kmm/types.h>
+
+enum emu_mode { EMU_DET, EMU_SMP };
+
+struct emu_config {
+	uint64_t ram_bytes;          /* --ram: 16 MiB .. 16 GiB and more */
+	uint64_t kernel_bytes;       /* --kernel-size: image at 1 MiB, default 4 MiB */
+	unsigned int cpus;           /* --cpus, default 2 */
+	enum emu_mode mode;          /* --mode det|smp, default det */
+	uint64_t seed;               /* --seed, default 1 */
+	/* Fault injection of page allocations: fail the Nth, or with a probability. */
+	unsigned long fail_page_nth;
+	double fail_page_probability;
+	struct kmm_boot_options mm;  /* core options (--no-mobility, --min-free-kbytes) */
+};
+
+void emu_config_default(struct emu_config *cfg);
+
+/*
+ * Parses a size such as "256M", "4G", "64k" or "1048576" (bytes).
+ * Returns 0 or -KMM_EINVAL.
+ */
+int emu_parse_size(const char *text, uint64_t *bytes);
+
+/*
+ * Boots a machine: allocates its RAM from the host, builds the firmware
+ * memory map, sets up the CPUs and calls mm_init. On failure returns a
+ * negative errno and writes a one-line reason into err (if non-NULL).
+ */
+int emu_boot(const struct emu_config *cfg, char *err, size_t errlen);
+/* Tears the machine down and returns its RAM to the host. */
+void emu_shutdown(void);
+bool emu_booted(void);
+const struct emu_config *emu_config(void);
+
+/* Deterministic mode: make cpu the current CPU of the (single) host thread. */
+void emu_set_cpu(unsigned int cpu);
+
+/*
+ * SMP mode: runs fn(cpu, arg) on host threads, one per CPU 0..n-1, each
+ * bound as that CPU, and waits for all of them. Returns 0 or -errno.
+ */
+int emu_run_on_cpus(unsigned int n, void (*fn)(unsigned int cpu, void *arg),
+		    void *arg);
+
+/* Virtual time (deterministic mode): advance and run due work. */
+void emu_advance_ns(uint64_t ns);
+/* Runs work items that are due now (both modes). */
+void emu_run_pending_work(void);
+
+/* The console: by default stdout; a capture buffer for tests. */
+void emu_console_capture(char *buf, size_t size);  /* NULL: stop capturing */
+size_t emu_console_captured(void);
+
+/*
+ * Panics normally print and abort the host process. Tests that provoke one
+ * on purpose install a handler, which must not return (longjmp out).
+ */
+typedef void (*emu_panic_handler)(const char *message);
+void emu_set_panic_handler(emu_panic_handler handler);
+
+/* A deterministic random number from the machine's seed (xorshift64*). */
+uint64_t emu_random(void);
+
+#endif

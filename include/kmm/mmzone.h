@@ -1,0 +1,167 @@
+/*
+ * Zones and the node: how physical memory is divided for the page allocator.
+ *
+ * One node (kmm emulates a UMA machine) holds the zones of the PC: DMA
+ * (below 16 MiB, for ISA devices), DMA32 (below 4 GiB) and Normal. Each zone
+ * has its buddy free lists (free_area, one per order, each split by migrate
+ * type), its watermarks, its lowmem reserves and its per-CPU page lists.
+ *
+ * Lock order: pcp->lock (one CPU's list of one zone) before zone->lock.
+ * zone->lock protects free_area, the pageblock migrate types and the
+ * PG_buddy/private fields of free pages. vm_stat counters are atomics.
+ */
+#ifndef KMM_MMZONE_H
+#define KMM_MMZONE_H
+
+#include <kmm/list.h>
+#include <kmm/lock.h>
+#include <kmm/mm_types.h>
+
+#define MAX_ORDER 10                   /* orders 0..MAX_ORDER inclusive */
+#define NR_ORDERS (MAX_ORDER + 1)
+#define pageblock_order 9              /* 2 MiB pageblocks */
+#define pageblock_nr_pages (1UL << pageblock_order)
+
+enum zone_type {
+	ZONE_DMA,
+	ZONE_DMA32,
+	ZONE_NORMAL,
+	MAX_NR_ZONES,
+};
+
+/* Upper physical limits of the low zones. */
+#define ZONE_DMA_END (16ULL << 20)
+#define ZONE_DMA32_END (4ULL << 30)
+
+enum migratetype {
+	MIGRATE_UNMOVABLE,
+	MIGRATE_MOVABLE,
+	MIGRATE_RECLAIMABLE,
+	MIGRATE_TYPES,
+};
+
+enum zone_watermarks {
+	WMARK_MIN,
+	WMARK_LOW,
+	WMARK_HIGH,
+	NR_WMARK,
+};
+
+/* Per-zone counters, kept exact (atomics), read without locks. */
+enum zone_stat_item {
+	NR_FREE_PAGES,      /* in the buddy lists (not counting per-CPU lists) */
+	NR_ZONE_PCP_PAGES,  /* on per-CPU lists */
+	NR_VM_ZONE_STAT_ITEMS,
+};
+
+struct free_area {
+	struct list_head free_list[MIGRATE_TYPES];
+	unsigned long nr_free;                 /* blocks of this order, all types */
+	unsigned long nr_free_mt[MIGRATE_TYPES];
+};
+
+/*
+ * One CPU's cache of free order-0 pages of one zone: the fast path of
+ * alloc_pages/free_pages takes and puts pages here, touching the buddy lists
+ * (under zone->lock) only a batch at a time.
+ */
+struct per_cpu_pages {
+	spinlock_t lock;
+	int count;             /* pages on the lists */
+	int high;              /* drain a batch when count reaches this */
+	int batch;             /* pages moved to or from the buddy at once */
+	struct list_head lists[MIGRATE_TYPES];
+} __attribute__((aligned(64)));
+
+struct zone {
+	/* Read-mostly fields used by the allocation fast path. */
+	unsigned long watermark[NR_WMARK];
+	/* Pages this zone keeps back from allocations that could use a higher zone. */
+	long lowmem_reserve[MAX_NR_ZONES];
+	atomic_long vm_stat[NR_VM_ZONE_STAT_ITEMS];
+	const char *name;
+	enum zone_type type;
+
+	unsigned long zone_start_pfn;
+	unsigned long spanned_pages;   /* end - start, holes included */
+	unsigned long present_pages;   /* RAM in the span */
+	unsigned long managed_pages;   /* given to the buddy allocator at boot */
+
+	/* Migrate type of each pageblock, indexed from zone_start_pfn. */
+	uint8_t *pageblock_mt;
+
+	spinlock_t lock;
+	struct free_area free_area[NR_ORDERS];
+
+	struct per_cpu_pages *pcp;     /* [arch_nr_cpus()] */
+};
+
+static inline unsigned long zone_end_pfn(const struct zone *z)
+{
+	return z->zone_start_pfn + z->spanned_pages;
+}
+
+static inline bool zone_spans_pfn(const struct zone *z, unsigned long pfn)
+{
+	return pfn >= z->zone_start_pfn && pfn < zone_end_pfn(z);
+}
+
+static inline bool populated_zone(const struct zone *z)
+{
+	return z->present_pages != 0;
+}
+
+static inline unsigned long zone_page_state(const struct zone *z,
+					    enum zone_stat_item item)
+{
+	long v = atomic_load_explicit(&((struct zone *)z)->vm_stat[item],
+				      memory_order_relaxed);
+	return v < 0 ? 0 : (unsigned long)v;
+}
+
+/* The node: all zones and the mem_map. Lives in emulated RAM (memblock). */
+struct pglist_data {
+	struct zone node_zones[MAX_NR_ZONES];
+	unsigned long node_start_pfn;
+	unsigned long node_spanned_pages;
+	struct page *node_mem_map;      /* one struct page per pfn of the span */
+};
+
+extern struct pglist_data *kmm_node;
+extern struct page *mem_map;
+extern unsigned long max_pfn;       /* one past the last pfn of RAM */
+
+#define for_each_zone(z) \
+	for (z = kmm_node->node_zones; z < kmm_node->node_zones + MAX_NR_ZONES; z++)
+
+static inline struct page *pfn_to_page(unsigned long pfn)
+{
+	return mem_map + pfn;
+}
+
+static inline unsigned long page_to_pfn(const struct page *page)
+{
+	return (unsigned long)(page - mem_map);
+}
+
+static inline bool pfn_valid(unsigned long pfn)
+{
+	return pfn < max_pfn;
+}
+
+static inline struct zone *page_zone(const struct page *page)
+{
+	return &kmm_node->node_zones[page_zonenum(page)];
+}
+
+static inline void *page_address(const struct page *page)
+{
+	return phys_to_virt(PFN_PHYS(page_to_pfn(page)));
+}
+
+static inline struct page *virt_to_page(const void *addr)
+{
+	return pfn_to_page(PHYS_PFN(virt_to_phys(addr)));
+}
+
+#endif
