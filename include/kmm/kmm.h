@@ -12,6 +12,8 @@
 struct kmm_boot_options {
 	bool group_by_mobility;          /* anti-fragmentation (default on) */
 	unsigned long min_free_kbytes;   /* 0: computed from RAM as Linux does */
+	bool pcp_lists;                  /* per-CPU page lists (default on; off
+					    measures the buddy lists alone) */
 	bool quiet;                      /* no boot log on the console */
 };
 

@@ -61,6 +61,7 @@ int extfrag_index(struct zone *z, unsigned int order);
 /* Boot-time tunables, set before page_alloc_init (kmm_boot_options). */
 extern bool page_group_by_mobility;
 extern unsigned long min_free_kbytes;
+extern bool page_alloc_use_pcp;
 /* Recomputes watermarks and lowmem reserves from min_free_kbytes. */
 void setup_per_zone_wmarks(void);
 
