@@ -50,10 +50,13 @@ enum zone_watermarks {
 /* Per-zone counters, kept exact (atomics), read without locks. */
 enum zone_stat_item {
 	NR_FREE_PAGES,      /* in the buddy lists (not counting per-CPU lists) */
-	NR_ZONE_PCP_PAGES,  /* on per-CPU lists */
 	NR_VM_ZONE_STAT_ITEMS,
 };
 
+/*
+ * The counts change under zone->lock but are read without it (watermark
+ * checks, views), so they are read and written with relaxed atomic builtins.
+ */
 struct free_area {
 	struct list_head free_list[MIGRATE_TYPES];
 	unsigned long nr_free;                 /* blocks of this order, all types */
@@ -87,13 +90,15 @@ struct zone {
 	unsigned long present_pages;   /* RAM in the span */
 	unsigned long managed_pages;   /* given to the buddy allocator at boot */
 
-	/* Migrate type of each pageblock, indexed from zone_start_pfn. */
+	/* Migrate type of each pageblock, indexed by pfn >> pageblock_order
+	   (one array for the node, shared by its zones). */
 	uint8_t *pageblock_mt;
 
 	spinlock_t lock;
 	struct free_area free_area[NR_ORDERS];
 
 	struct per_cpu_pages *pcp;     /* [arch_nr_cpus()] */
+	unsigned long reserved_pages;  /* present but kept by memblock */
 };
 
 static inline unsigned long zone_end_pfn(const struct zone *z)

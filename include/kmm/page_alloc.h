@@ -36,6 +36,17 @@ void drain_all_pages(void);
 /* The same for one CPU's lists (the caller's own in the hot paths). */
 void drain_local_pages(unsigned int cpu);
 
+/*
+ * alloc_flags of a watermark check: which watermark, and how far below it
+ * the request may go (Linux's ALLOC_HIGH and ALLOC_HARDER).
+ */
+#define ALLOC_WMARK_MIN WMARK_MIN
+#define ALLOC_WMARK_LOW WMARK_LOW
+#define ALLOC_WMARK_HIGH WMARK_HIGH
+#define ALLOC_WMARK_MASK 0x03u
+#define ALLOC_HIGH 0x10u    /* __GFP_HIGH: half of the reserve below min */
+#define ALLOC_HARDER 0x20u  /* __GFP_ATOMIC: a further quarter */
+
 /* Is the zone above the given watermark for this order and request class? */
 bool zone_watermark_ok(struct zone *z, unsigned int order, unsigned long mark,
 		       enum zone_type highest_zoneidx, unsigned int alloc_flags);

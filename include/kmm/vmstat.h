@@ -42,6 +42,16 @@ static inline void count_vm_events(enum vm_event_item item, unsigned long delta)
 			      memory_order_relaxed);
 }
 
+/* The same when the caller already knows its CPU (the hot paths). */
+static inline void __count_vm_events_cpu(unsigned int cpu,
+					 enum vm_event_item item,
+					 unsigned long delta)
+{
+	atomic_ulong *c = &vm_events[cpu].event[item];
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + delta,
+			      memory_order_relaxed);
+}
+
 static inline void count_vm_event(enum vm_event_item item)
 {
 	count_vm_events(item, 1);

@@ -1,0 +1,119 @@
+/*
+ * The views: /proc-style files rendered as text, in Linux's formats so that
+ * existing parsers and habits work on them, and counters read by name.
+ * Each subsystem owns the show functions of its own files; this table lists
+ * them all, and later subsystems add their rows here.
+ */
+#include <kmm/errno.h>
+#include <kmm/kmm.h>
+#include <kmm/page_alloc.h>
+#include <kmm/string.h>
+
+#include "internal.h"
+
+static unsigned long pages_to_kb(unsigned long pages)
+{
+	return pages << (PAGE_SHIFT - 10);
+}
+
+static void show_val_kb(struct seq_buf *s, const char *name, unsigned long pages)
+{
+	seq_printf(s, "%-16s%8lu kB\n", name, pages_to_kb(pages));
+}
+
+/*
+ * MemAvailable as Linux estimates it: free memory above the reserves the
+ * allocator keeps back. Reclaimable cache and slab join it in later issues.
+ * As in Linux, pages on the per-CPU lists count as neither free nor
+ * available (vmstat's nr_free_pcp shows them).
+ */
+static unsigned long si_mem_available(void)
+{
+	long available = (long)nr_free_pages() - (long)nr_totalreserve_pages();
+
+	return available < 0 ? 0 : (unsigned long)available;
+}
+
+void meminfo_show(struct seq_buf *s, long arg)
+{
+	show_val_kb(s, "MemTotal:", totalram_pages());
+	show_val_kb(s, "MemFree:", nr_free_pages());
+	show_val_kb(s, "MemAvailable:", si_mem_available());
+}
+
+const struct kmm_view kmm_views[] = {
+	{ "meminfo", "memory totals (/proc/meminfo)", meminfo_show },
+	{ "buddyinfo", "free blocks per order and zone (/proc/buddyinfo)", buddyinfo_show },
+	{ "pagetypeinfo", "free blocks per migrate type, pageblock types (/proc/pagetypeinfo)",
+	  pagetypeinfo_show },
+	{ "zoneinfo", "zones: watermarks, counts, per-CPU lists (/proc/zoneinfo)",
+	  zoneinfo_show },
+	{ "vmstat", "event and page counters (/proc/vmstat)", vmstat_show },
+	{ "extfrag", "fragmentation indices per order (debugfs extfrag)", extfrag_show },
+	{ "memblock", "boot memory regions: memory and reserved (debugfs memblock)",
+	  memblock_show },
+	{ "e820", "the firmware memory map (boot log)", e820_show },
+};
+
+const unsigned int kmm_nr_views = ARRAY_SIZE(kmm_views);
+
+int kmm_view_show(const char *name, long arg, struct seq_buf *s)
+{
+	for (unsigned int i = 0; i < kmm_nr_views; i++) {
+		if (!kmm_strcmp(kmm_views[i].name, name)) {
+			kmm_views[i].show(s, arg);
+			return 0;
+		}
+	}
+	return -KMM_ENOENT;
+}
+
+/* Finds "name value" or "name: value kB" in a view's text. */
+static bool find_counter(const char *text, const char *name, unsigned long *value)
+{
+	size_t len = kmm_strlen(name);
+
+	for (const char *line = text; *line;) {
+		const char *p = line;
+
+		if (!kmm_strncmp(p, name, len) && (p[len] == ' ' || p[len] == ':')) {
+			unsigned long v = 0;
+
+			p += len;
+			while (*p == ' ' || *p == ':')
+				p++;
+			if (*p >= '0' && *p <= '9') {
+				while (*p >= '0' && *p <= '9')
+					v = v * 10 + (unsigned long)(*p++ - '0');
+				*value = v;
+				return true;
+			}
+		}
+		while (*line && *line != '\n')
+			line++;
+		if (*line)
+			line++;
+	}
+	return false;
+}
+
+/*
+ * Reads a counter through the views themselves, so that a counter read by
+ * name can never disagree with what the view shows.
+ */
+int kmm_stat(const char *name, unsigned long *value)
+{
+	static const char *const sources[] = { "vmstat", "meminfo" };
+	char text[8192];
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(sources); i++) {
+		struct seq_buf s;
+
+		seq_buf_init(&s, text, sizeof(text));
+		kmm_view_show(sources[i], 0, &s);
+		BUG_ON(seq_buf_overflowed(&s));
+		if (find_counter(text, name, value))
+			return 0;
+	}
+	return -KMM_ENOENT;
+}
