@@ -18,7 +18,7 @@ struct fault_attr {
 	uint64_t seed;
 	atomic_ulong calls;           /* calls seen since configured */
 	atomic_ulong injected;        /* failures injected */
-	atomic_ullong rng;            /* xorshift state, from seed */
+	_Atomic uint64_t rng;         /* xorshift state, from seed */
 };
 
 void fault_attr_configure(struct fault_attr *attr, unsigned long fail_nth,
