@@ -34,13 +34,11 @@ static uint64_t fault_random(struct fault_attr *attr)
 	return x * 0x2545f4914f6cdd1dULL;
 }
 
-bool should_fail(struct fault_attr *attr)
+bool __should_fail(struct fault_attr *attr)
 {
 	unsigned long call;
 	bool fail = false;
 
-	if (likely(!attr->fail_nth && !attr->probability_ppm))
-		return false;
 	call = atomic_fetch_add_explicit(&attr->calls, 1, memory_order_relaxed) + 1;
 	if (attr->fail_nth && call == attr->fail_nth)
 		fail = true;

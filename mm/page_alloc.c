@@ -437,8 +437,8 @@ static void free_pcppages_bulk(struct zone *z, int count, struct per_cpu_pages *
 	spin_unlock(&z->lock);
 }
 
-static struct page *rmqueue_pcplist(struct zone *z, enum migratetype mt,
-				    unsigned int cpu)
+static inline __attribute__((always_inline)) struct page *
+rmqueue_pcplist(struct zone *z, enum migratetype mt, unsigned int cpu)
 {
 	struct per_cpu_pages *pcp = &z->pcp[cpu];
 	struct list_head *list = &pcp->lists[mt];
@@ -462,7 +462,8 @@ static struct page *rmqueue_pcplist(struct zone *z, enum migratetype mt,
 	return page;
 }
 
-static void free_unref_page(struct page *page, struct zone *z, unsigned int cpu)
+static inline __attribute__((always_inline)) void
+free_unref_page(struct page *page, struct zone *z, unsigned int cpu)
 {
 	struct per_cpu_pages *pcp = &z->pcp[cpu];
 	enum migratetype mt = get_pageblock_mt(page_to_pfn(page));
@@ -539,23 +540,37 @@ static struct page *rmqueue(struct zone *z, unsigned int order,
 	return page;
 }
 
+/*
+ * The watermark test of the fast path: for order 0 with no access to
+ * reserves, one comparison decides; anything else takes the full test.
+ */
+static inline bool zone_watermark_fast(struct zone *z, unsigned int order,
+				       unsigned long mark, enum zone_type highest,
+				       unsigned int alloc_flags)
+{
+	long free = (long)zone_page_state(z, NR_FREE_PAGES);
+
+	if (order == 0 && free > (long)mark + z->lowmem_reserve[highest])
+		return true;
+	return zone_watermark_ok(z, order, mark, highest, alloc_flags);
+}
+
 /* Walks the zones allowed for the request, highest first. */
 static struct page *get_page_from_freelist(unsigned int order,
 					   unsigned int alloc_flags,
 					   enum zone_type highest,
 					   enum migratetype mt, unsigned int cpu)
 {
-	for (int i = (int)highest; i >= 0; i--) {
-		struct zone *z = &kmm_node->node_zones[i];
+	for (struct zone **zp = kmm_node->zonelist[highest]; *zp; zp++) {
+		struct zone *z = *zp;
 		unsigned long mark = z->watermark[alloc_flags & ALLOC_WMARK_MASK];
 		struct page *page;
 
-		if (!populated_zone(z) ||
-		    !zone_watermark_ok(z, order, mark, highest, alloc_flags))
+		if (!zone_watermark_fast(z, order, mark, highest, alloc_flags))
 			continue;
 		page = rmqueue(z, order, mt, cpu);
 		if (page) {
-			__count_vm_events_cpu(cpu, PGALLOC_DMA + (unsigned int)i,
+			__count_vm_events_cpu(cpu, PGALLOC_DMA + (unsigned int)z->type,
 					      1UL << order);
 			return page;
 		}
@@ -567,11 +582,8 @@ static void wake_all_kswapds(unsigned int order, enum zone_type highest)
 {
 	count_vm_event(KSWAPD_WAKE);
 	if (wakeup_kswapd_hook) {
-		for (int i = (int)highest; i >= 0; i--) {
-			struct zone *z = &kmm_node->node_zones[i];
-			if (populated_zone(z))
-				wakeup_kswapd_hook(z, order, highest);
-		}
+		for (struct zone **zp = kmm_node->zonelist[highest]; *zp; zp++)
+			wakeup_kswapd_hook(*zp, order, highest);
 	}
 }
 
@@ -643,30 +655,61 @@ static struct page *__alloc_pages_slowpath(gfp_t gfp, unsigned int order,
 	return page;
 }
 
+/*
+ * The fast path, for the common request: one order-0 page, from the first
+ * zone allowed, comfortably above its low watermark, off this CPU's list.
+ * Anything else, or any miss, takes the general path below.
+ */
+static inline struct page *alloc_page_fast(gfp_t gfp, enum zone_type highest,
+					   enum migratetype mt, unsigned int cpu)
+{
+	struct zone *z = kmm_node->zonelist[highest][0];
+	struct page *page;
+
+	if (unlikely(!z || (long)zone_page_state(z, NR_FREE_PAGES) <=
+				   (long)z->watermark[WMARK_LOW] + z->lowmem_reserve[highest]))
+		return NULL;
+	page = rmqueue_pcplist(z, mt, cpu);
+	if (likely(page)) {
+		__count_vm_events_cpu(cpu, PGALLOC_DMA + (unsigned int)z->type, 1);
+		set_page_count(page, 1);
+		page->index = 0;
+		if (gfp & __GFP_ZERO)
+			memset(page_address(page), 0, PAGE_SIZE);
+	}
+	return page;
+}
+
 struct page *alloc_pages(gfp_t gfp, unsigned int order)
 {
 	enum zone_type highest = gfp_zone(gfp);
 	enum migratetype mt = gfp_migratetype(gfp);
+	unsigned int cpu = arch_this_cpu();
 	struct page *page;
 
 	if (unlikely(order > MAX_ORDER))
 		return NULL;
 	if (unlikely(should_fail(&fail_page_alloc)) && !(gfp & __GFP_NOFAIL)) {
 		page = NULL;
-	} else {
-		page = get_page_from_freelist(order, ALLOC_WMARK_LOW, highest, mt,
-					      arch_this_cpu());
-		if (unlikely(!page))
-			page = __alloc_pages_slowpath(gfp, order, highest, mt);
+		goto failed;
 	}
-	if (unlikely(!page)) {
-		count_vm_event(ALLOC_FAIL_ORDER0 + order);
-		if (!(gfp & __GFP_NOWARN))
-			warn_alloc(gfp, order);
-		return NULL;
+	if (likely(order == 0 && page_alloc_use_pcp)) {
+		page = alloc_page_fast(gfp, highest, mt, cpu);
+		if (likely(page))
+			return page;
 	}
-	prep_new_page(page, order, gfp);
-	return page;
+	page = get_page_from_freelist(order, ALLOC_WMARK_LOW, highest, mt, cpu);
+	if (unlikely(!page))
+		page = __alloc_pages_slowpath(gfp, order, highest, mt);
+	if (likely(page)) {
+		prep_new_page(page, order, gfp);
+		return page;
+	}
+failed:
+	count_vm_event(ALLOC_FAIL_ORDER0 + order);
+	if (!(gfp & __GFP_NOWARN))
+		warn_alloc(gfp, order);
+	return NULL;
 }
 
 void *__get_free_pages(gfp_t gfp, unsigned int order)
@@ -697,7 +740,7 @@ static __noreturn void bad_page(struct page *page, const char *reason)
 	 (1UL << PG_writeback) | (1UL << PG_unevictable) | (1UL << PG_checked))
 
 /* Checks the block and strips its owner's state before it is freed. */
-static void free_pages_prepare(struct page *page, unsigned int order)
+static inline void free_pages_prepare(struct page *page, unsigned int order)
 {
 	unsigned long zone_bits = (unsigned long)page_zonenum(page) << ZONES_PGSHIFT;
 	unsigned long flags = atomic_load_explicit(&page->flags, memory_order_relaxed);
@@ -737,7 +780,8 @@ static void __free_pages_ok(struct page *page, unsigned int order)
 	spin_unlock(&z->lock);
 }
 
-static void free_the_page(struct page *page, unsigned int order)
+static inline __attribute__((always_inline)) void free_the_page(struct page *page,
+							     unsigned int order)
 {
 	unsigned int cpu = arch_this_cpu();
 
@@ -980,10 +1024,22 @@ void setup_per_zone_wmarks(void)
 	calculate_totalreserve_pages();
 }
 
-/* Sizes the per-CPU lists once the zones know their managed pages. */
+/*
+ * Builds the zone fallback lists (Normal -> DMA32 -> DMA, populated zones
+ * only) and sizes the per-CPU lists, once the zones know their pages.
+ */
 void setup_zone_pagesets(void)
 {
 	struct zone *z;
+
+	for (unsigned int highest = 0; highest < MAX_NR_ZONES; highest++) {
+		unsigned int n = 0;
+
+		for (int i = (int)highest; i >= 0; i--)
+			if (populated_zone(&kmm_node->node_zones[i]))
+				kmm_node->zonelist[highest][n++] = &kmm_node->node_zones[i];
+		kmm_node->zonelist[highest][n] = NULL;
+	}
 
 	for_each_zone(z) {
 		int batch;

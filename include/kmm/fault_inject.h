@@ -23,7 +23,15 @@ struct fault_attr {
 
 void fault_attr_configure(struct fault_attr *attr, unsigned long fail_nth,
 			  uint32_t probability_ppm, uint64_t seed);
-bool should_fail(struct fault_attr *attr);
+bool __should_fail(struct fault_attr *attr);
+
+/* Inline so that a site with injection off pays two loads, not a call. */
+static inline bool should_fail(struct fault_attr *attr)
+{
+	if (__builtin_expect(!attr->fail_nth && !attr->probability_ppm, 1))
+		return false;
+	return __should_fail(attr);
+}
 
 /* Page allocations (alloc_pages) */
 extern struct fault_attr fail_page_alloc;

@@ -130,6 +130,12 @@ struct pglist_data {
 	unsigned long node_start_pfn;
 	unsigned long node_spanned_pages;
 	struct page *node_mem_map;      /* one struct page per pfn of the span */
+	/*
+	 * For each highest allowed zone, the populated zones to try in order
+	 * (that zone first, then down to DMA), NULL-terminated: the allocation
+	 * fast path walks this instead of testing every zone.
+	 */
+	struct zone *zonelist[MAX_NR_ZONES][MAX_NR_ZONES + 1];
 };
 
 extern struct pglist_data *kmm_node;
