@@ -43,7 +43,9 @@ static void put_number(struct out *o, unsigned long long v, bool negative,
 {
 	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
 	char tmp[24];
-	int n = 0, sign = 0, prefix = 0, pad, zeros;
+	int n = 0, sign = 0, pad, zeros;
+	/* As C's printf: the 0x of the # flag goes only on a nonzero value. */
+	int prefix = (flags & F_ALT) && base == 16 && v ? 2 : 0;
 
 	do {
 		tmp[n++] = digits[v % base];
@@ -53,8 +55,6 @@ static void put_number(struct out *o, unsigned long long v, bool negative,
 		n = 0;
 	if (negative || (flags & (F_PLUS | F_SPACE)))
 		sign = 1;
-	if ((flags & F_ALT) && base == 16)
-		prefix = 2;
 	zeros = precision > n ? precision - n : 0;
 	pad = width - (n + zeros + sign + prefix);
 	if ((flags & F_ZERO) && !(flags & F_LEFT) && precision < 0) {
