@@ -64,18 +64,38 @@ static unsigned int order_at(const struct loop *l, uint64_t i, unsigned int k)
 	return l->orders ? l->orders[(i * W + k) % MIX_LEN] : l->order;
 }
 
+static void alloc_failed(void)
+{
+	fprintf(stderr, "bench_page_alloc: alloc_pages failed\n");
+	exit(1);
+}
+
+/* The loops come in two shapes: one order (the common case, kept tight), or the mix. */
 static void kmm_loop(void *arg, uint64_t iters)
 {
 	struct loop *l = arg;
 	struct page *held[W];
 
+	if (!l->orders) {
+		const unsigned int order = l->order;
+		const gfp_t gfp = l->gfp;
+
+		for (uint64_t i = 0; i < iters; i++) {
+			for (unsigned int k = 0; k < W; k++) {
+				held[k] = alloc_pages(gfp, order);
+				if (__builtin_expect(!held[k], 0))
+					alloc_failed();
+			}
+			for (unsigned int k = 0; k < W; k++)
+				__free_pages(held[k], order);
+		}
+		return;
+	}
 	for (uint64_t i = 0; i < iters; i++) {
 		for (unsigned int k = 0; k < W; k++) {
 			held[k] = alloc_pages(l->gfp, order_at(l, i, k));
-			if (__builtin_expect(!held[k], 0)) {
-				fprintf(stderr, "bench_page_alloc: alloc_pages failed\n");
-				exit(1);
-			}
+			if (__builtin_expect(!held[k], 0))
+				alloc_failed();
 		}
 		for (unsigned int k = 0; k < W; k++)
 			__free_pages(held[k], order_at(l, i, k));
@@ -87,6 +107,22 @@ static void freelist_loop(void *arg, uint64_t iters)
 	struct loop *l = arg;
 	void *held[W];
 
+	if (!l->orders) {
+		void *head = l->free_list[l->order];
+
+		for (uint64_t i = 0; i < iters; i++) {
+			for (unsigned int k = 0; k < W; k++) {
+				held[k] = head;
+				head = *(void **)head;
+			}
+			for (unsigned int k = 0; k < W; k++) {
+				*(void **)held[k] = head;
+				head = held[k];
+			}
+		}
+		l->free_list[l->order] = head;
+		return;
+	}
 	for (uint64_t i = 0; i < iters; i++) {
 		for (unsigned int k = 0; k < W; k++) {
 			unsigned int o = order_at(l, i, k);
@@ -107,6 +143,19 @@ static void glibc_loop(void *arg, uint64_t iters)
 	struct loop *l = arg;
 	void *held[W];
 
+	if (!l->orders) {
+		const size_t size = 4096UL << l->order;
+
+		for (uint64_t i = 0; i < iters; i++) {
+			for (unsigned int k = 0; k < W; k++) {
+				held[k] = aligned_alloc(4096, size);
+				bench_escape(held[k]);
+			}
+			for (unsigned int k = 0; k < W; k++)
+				free(held[k]);
+		}
+		return;
+	}
 	for (uint64_t i = 0; i < iters; i++) {
 		for (unsigned int k = 0; k < W; k++) {
 			held[k] = aligned_alloc(4096, 4096UL << order_at(l, i, k));

@@ -982,6 +982,7 @@ static void test_random_million(void **state)
 	drain_all_pages();
 	assert_int_equal(page_alloc_check(), 0);
 	assert_int_equal(nr_free_pages(), totalram_pages());
+	assert_int_equal(nr_free_pages(), pa_memblock_free_pages());
 	pa_snapshot(&now);
 	pa_assert_snapshot_equal(&boot, &now);
 
