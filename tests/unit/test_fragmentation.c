@@ -63,6 +63,68 @@ static void test_migrate_types(void **state)
 	assert_int_equal(page_alloc_check(), 0);
 }
 
+/*
+ * When no large block is left, an unmovable request falls back to the
+ * largest free movable block and, since at least half of that block's
+ * pageblock is free, claims the whole pageblock for unmovable pages.
+ */
+static void test_fallback_claims_half_free_pageblock(void **state)
+{
+	struct pa_list held = { 0 };
+	struct emu_config cfg;
+	struct zone *z;
+	struct page *b = NULL, *page;
+	unsigned long steals, fallbacks;
+
+	pa_config(&cfg, 64 * MiB, 2);
+	cfg.mm.pcp_lists = false;
+	cfg.mm.min_free_kbytes = 128;
+	pa_boot_cfg(&cfg);
+	z = pa_zone(ZONE_DMA32);
+
+	/* Every pageblock-sized movable block goes; what is left is smaller. */
+	pa_alloc_until_fail(&held, GFP_ATOMIC | __GFP_MOVABLE, 9);
+	assert_int_equal(z->free_area[9].nr_free + z->free_area[10].nr_free, 0);
+	for (size_t i = 0; i < held.n && !b; i++)
+		if (page_zonenum(held.v[i].page) == ZONE_DMA32)
+			b = held.v[i].page;
+	assert_non_null(b);
+
+	/* Give one pageblock back, then take its lower half (movable). */
+	for (size_t i = 0; i < held.n; i++)
+		if (held.v[i].page == b)
+			held.v[i] = held.v[--held.n];
+	__free_pages(b, 9);
+	for (;;) {
+		page = alloc_pages(GFP_ATOMIC | __GFP_MOVABLE, 8);
+		assert_non_null(page);
+		pa_push(&held, page, 8);
+		if (page == b)
+			break;
+		/* An order-8 block elsewhere came first: keep taking. */
+		assert_true(page_zonenum(page) == ZONE_DMA32);
+	}
+	assert_true(page_flag(b + 256, PG_buddy));
+	assert_int_equal(b[256].private, 8);
+	assert_int_equal(block_type(page_to_pfn(b)), MIGRATE_MOVABLE);
+
+	/* No unmovable block exists: the request steals from b's pageblock. */
+	steals = pa_stat("pageblock_steal");
+	fallbacks = pa_stat("alloc_fallback");
+	page = alloc_pages(GFP_ATOMIC, 0);
+	assert_non_null(page);
+	assert_int_equal(page_to_pfn(page) >> pageblock_order, page_to_pfn(b) >> pageblock_order);
+	assert_int_equal(block_type(page_to_pfn(b)), MIGRATE_UNMOVABLE);
+	assert_int_equal(pa_stat("pageblock_steal"), steals + 1);
+	assert_int_equal(pa_stat("alloc_fallback"), fallbacks + 1);
+	pa_push(&held, page, 0);
+	assert_int_equal(page_alloc_check(), 0);
+
+	pa_list_destroy(&held);
+	assert_int_equal(nr_free_pages(), totalram_pages());
+	assert_int_equal(page_alloc_check(), 0);
+}
+
 static void test_no_grouping_is_one_pool(void **state)
 {
 	struct emu_config cfg;
@@ -258,6 +320,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_migrate_types, pa_teardown),
+		cmocka_unit_test_teardown(test_fallback_claims_half_free_pageblock, pa_teardown),
 		cmocka_unit_test_teardown(test_no_grouping_is_one_pool, pa_teardown),
 		cmocka_unit_test_teardown(test_grouping_keeps_pageblocks_free, pa_teardown),
 		cmocka_unit_test_teardown(test_no_grouping_fragments, pa_teardown),
