@@ -1,7 +1,108 @@
-/* Placeholder until the kmm tool lands. */
+/*
+ * kmm: boots the emulated machine with the kmm core and lets people look at
+ * it (views), check it (invariant checkers) and drive it (Lua scenarios).
+ * This file only dispatches to the commands, one file each (cmd_*.c).
+ * Without a command, kmm boots the default machine and shows its views;
+ * the tour of issue 8 will take that place.
+ */
+#include <stdarg.h>
 #include <stdio.h>
-int main(void)
+#include <string.h>
+
+#include "kmm_tool.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	void (*usage)(FILE *f);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "boot", cmd_boot, cmd_boot_usage,
+	  "boot a machine, show its views, run the invariant checkers" },
+	{ "run", cmd_run, cmd_run_usage, "run a Lua scenario script" },
+	{ "views", cmd_views, cmd_views_usage, "list the views (/proc-style files)" },
+};
+
+static void usage(FILE *f)
 {
-	puts("kmm: not built yet");
-	return 1;
+	fprintf(f, "Usage: kmm [COMMAND [OPTIONS...]]\n"
+		   "\n"
+		   "kmm boots an emulated machine running the kmm memory manager.\n"
+		   "Without a command it boots the default machine (256 MiB, 2 CPUs,\n"
+		   "deterministic) and prints the boot log and the views meminfo,\n"
+		   "buddyinfo, pagetypeinfo, zoneinfo and vmstat.\n"
+		   "\n"
+		   "Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "  %-8s %s\n", "help", "help of a command (also: kmm COMMAND --help)");
+	fprintf(f, "\n"
+		   "Exit status: 0 success, 1 failure (boot failed, script error),\n"
+		   "2 usage error, 3 kernel panic.\n");
+}
+
+int usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "kmm%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_USAGE;
+}
+
+bool is_help(const char *arg)
+{
+	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static int help(int argc, char **argv)
+{
+	const struct command *c;
+
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	c = find_command(argv[1]);
+	if (!c)
+		return usage_error("help", "unknown command '%s' (see kmm --help)", argv[1]);
+	c->usage(stdout);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static char boot_name[] = "boot";
+	static char *default_argv[] = { boot_name, NULL };
+	const struct command *c;
+
+	panic_handler_install();
+	if (argc < 2)
+		return cmd_boot(1, default_argv);
+	if (is_help(argv[1])) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "help"))
+		return help(argc - 1, argv + 1);
+	c = find_command(argv[1]);
+	if (!c) {
+		if (argv[1][0] == '-')
+			return usage_error(NULL, "unknown option '%s' (see kmm --help)", argv[1]);
+		return usage_error(NULL, "unknown command '%s' (see kmm --help)", argv[1]);
+	}
+	return c->run(argc - 1, argv + 1);
 }
