@@ -175,7 +175,7 @@ const struct boot_param boot_params[] = {
 	{ "ram", "--ram", "SIZE", NULL, "RAM size, 16M and up (default 256M)", set_ram },
 	{ "cpus", "--cpus", "N", NULL, "number of CPUs, 1..64 (default 2)", set_cpus },
 	{ "mode", "--mode", "det|smp", NULL,
-	  "det: one host thread, virtual time; smp: a thread per CPU (default det)",
+	  "det (one thread, virtual time) or smp (a thread per CPU); default det",
 	  set_mode },
 	{ "seed", "--seed", "N", NULL, "seed of the deterministic mode (default 1)",
 	  set_seed },

@@ -1,9 +1,9 @@
 /*
- * Lua bindings of the page allocator: m:alloc_pages(order [, gfp]) and
- * m:free_pages(p). A page object is a small userdata naming the block
- * (pfn, order, zone) and the machine it came from; the machine remembers
- * which blocks the script holds (one byte per pfn: order + 1 at the head of
- * each held block), so that
+ * Lua bindings of the page allocator: m:alloc_pages(order [, gfp]),
+ * m:free_pages(p) and m:drain_pages(). A page object is a small userdata
+ * naming the block (pfn, order, zone) and the machine it came from; the
+ * machine remembers which blocks the script holds (one byte per pfn: order
+ * + 1 at the head of each held block), so that
  *  - freeing a block twice, or a page of a machine that is gone, is a Lua
  *    error and never reaches the allocator;
  *  - blocks still held at shutdown are freed, and the allocator's checker
@@ -143,6 +143,19 @@ static int l_free_pages(lua_State *L)
 	return 0;
 }
 
+static void do_drain(void *arg)
+{
+	drain_all_pages();
+}
+
+/* m:drain_pages(): per-CPU list pages back to the buddy lists (MemFree). */
+static int l_drain_pages(lua_State *L)
+{
+	kmm_lua_machine(L, 1);
+	kmm_lua_core(L, do_drain, NULL);
+	return 0;
+}
+
 static const char *zone_name(const struct lua_page *p)
 {
 	return p->zone < MAX_NR_ZONES ? zone_names[p->zone] : "?";
@@ -195,6 +208,7 @@ static void page_open(lua_State *L)
 static const luaL_Reg page_methods[] = {
 	{ "alloc_pages", l_alloc_pages },
 	{ "free_pages", l_free_pages },
+	{ "drain_pages", l_drain_pages },
 	{ NULL, NULL },
 };
 
