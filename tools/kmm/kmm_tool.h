@@ -74,8 +74,8 @@ void boot_params_usage(FILE *f);
 /* ---- Kernel panics (panic.c) ---- */
 
 /*
- * Installs the handler used outside catch_panic: flush stdout, print
- * "kmm: kernel panic: MSG" on stderr and exit with EXIT_PANIC, so a panic
+ * Installs the handler used outside catch_panic: the emu has printed the
+ * message on stderr; flush stdout and exit with EXIT_PANIC, so a panic
  * never hangs or aborts with a core dump.
  */
 void panic_handler_install(void);

@@ -1,8 +1,9 @@
 /*
- * Kernel panics in the kmm program. The emulated machine calls our handler
- * instead of aborting. Outside catch_panic it prints the message and exits
- * with EXIT_PANIC, so a panic during a command or a script never hangs and
- * never leaves a core dump. Inside catch_panic (the Lua bindings wrap every
+ * Kernel panics in the kmm program. The emulated machine prints the panic
+ * message on stderr ("Kernel panic - not syncing: ...") and calls our
+ * handler instead of aborting. Outside catch_panic the handler exits with
+ * EXIT_PANIC, so a panic during a command or a script never hangs and never
+ * leaves a core dump. Inside catch_panic (the Lua bindings wrap every
  * call into the core with it) it jumps back to the caller, which raises a
  * Lua error: a scenario can then see the panic with pcall, and an uncaught
  * one still ends kmm with EXIT_PANIC.
@@ -34,9 +35,8 @@ static void tool_panic_handler(const char *message)
 		catch_env = NULL;
 		longjmp(*env, 1);
 	}
+	/* The emu printed the message; other threads may still be running. */
 	fflush(stdout);
-	fprintf(stderr, "kmm: kernel panic: %s\n", message);
-	fflush(stderr);
 	_exit(EXIT_PANIC);
 }
 
