@@ -172,7 +172,7 @@ static int set_unsupported(struct emu_config *cfg, const char *text, char *err,
 }
 
 const struct boot_param boot_params[] = {
-	{ "ram", "--ram", "SIZE", NULL, "RAM size, 16M and up (default 256M)", set_ram },
+	{ "ram", "--ram", "SIZE", NULL, "RAM size, 16M to 64G (default 256M)", set_ram },
 	{ "cpus", "--cpus", "N", NULL, "number of CPUs, 1..64 (default 2)", set_cpus },
 	{ "mode", "--mode", "det|smp", NULL,
 	  "det (one thread, virtual time) or smp (a thread per CPU); default det",

@@ -116,6 +116,10 @@ LUA
 expect 0 "$KMM" run "$T/args.lua" one "two words"
 has "args ok" out "run args.lua"
 
+echo 'print("from stdin", arg[0], ...)' | "$KMM" run - x >"$T/out" 2>"$T/err" ||
+	fail "kmm run - (stdin): $(cat "$T/err")"
+has "from stdin	-	x" out "kmm run -"
+
 printf 'local x = 1\nerror("boom")\n' >"$T/err.lua"
 expect 1 "$KMM" run "$T/err.lua"
 head -n 1 "$T/err" | grep -q "err.lua:2: boom$" || fail "script error: $(head -n 1 "$T/err")"

@@ -22,7 +22,8 @@ void cmd_run_usage(FILE *f)
 		   "\n"
 		   "Runs a Lua 5.4 scenario. The module kmm is preloaded (local kmm =\n"
 		   "require \"kmm\"; also the global kmm); ARGS are in arg[1..], the\n"
-		   "script's name in arg[0]. The API is in docs/scenario-api.md.\n"
+		   "script's name in arg[0]. FILE - reads the script from stdin.\n"
+		   "The API is in docs/scenario-api.md.\n"
 		   "\n"
 		   "Exit status: 0 when the script ends, 1 on a script error (printed as\n"
 		   "FILE:LINE: message with a traceback), 2 when the file cannot be read,\n"
@@ -82,7 +83,8 @@ int cmd_run(int argc, char **argv)
 	set_arg_table(L, argc, argv);
 
 	lua_pushcfunction(L, traceback);
-	status = luaL_loadfile(L, script);
+	/* "-" is stdin, as for the lua interpreter. */
+	status = luaL_loadfile(L, strcmp(script, "-") ? script : NULL);
 	if (status == LUA_ERRFILE) {
 		fprintf(stderr, "kmm run: %s\n", lua_tostring(L, -1));
 		lua_close(L);
