@@ -141,28 +141,42 @@ static int reject(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
+/* A size for a message: "8 MiB", "12 KiB" or "1000 bytes". */
+static const char *size_text(uint64_t bytes, char buf[32])
+{
+	if (bytes && bytes % GiB == 0)
+		snprintf(buf, 32, "%llu GiB", (unsigned long long)(bytes / GiB));
+	else if (bytes && bytes % MiB == 0)
+		snprintf(buf, 32, "%llu MiB", (unsigned long long)(bytes / MiB));
+	else if (bytes && bytes % KiB == 0)
+		snprintf(buf, 32, "%llu KiB", (unsigned long long)(bytes / KiB));
+	else
+		snprintf(buf, 32, "%llu bytes", (unsigned long long)bytes);
+	return buf;
+}
+
 static int validate(const struct emu_config *cfg, char *err, size_t errlen)
 {
 	uint64_t low_top = cfg->ram_bytes < PCI_HOLE_BASE ? cfg->ram_bytes : PCI_HOLE_BASE;
 	double p = cfg->fail_page_probability;
+	char a[32], b[32];
 
 	if (cfg->ram_bytes < RAM_MIN || cfg->ram_bytes > RAM_MAX)
 		return reject(err, errlen, -KMM_EINVAL,
-			      "ram of %llu bytes: must be between 16 MiB and 64 GiB",
-			      (unsigned long long)cfg->ram_bytes);
+			      "ram of %s: must be between 16 MiB and 64 GiB",
+			      size_text(cfg->ram_bytes, a));
 	if (cfg->ram_bytes % PAGE_SIZE)
 		return reject(err, errlen, -KMM_EINVAL,
-			      "ram of %llu bytes: must be a multiple of 4 KiB",
-			      (unsigned long long)cfg->ram_bytes);
+			      "ram of %s: must be a multiple of 4 KiB",
+			      size_text(cfg->ram_bytes, a));
 	if (cfg->kernel_bytes == 0 || cfg->kernel_bytes % PAGE_SIZE)
 		return reject(err, errlen, -KMM_EINVAL,
-			      "kernel image of %llu bytes: must be a non-zero multiple of 4 KiB",
-			      (unsigned long long)cfg->kernel_bytes);
+			      "kernel image of %s: must be a non-zero multiple of 4 KiB",
+			      size_text(cfg->kernel_bytes, a));
 	if (cfg->kernel_bytes > low_top - HIGH_MEMORY_BASE)
 		return reject(err, errlen, -KMM_EINVAL,
-			      "kernel image of %llu KiB does not fit in RAM between 1 MiB "
-			      "and %llu MiB", (unsigned long long)(cfg->kernel_bytes >> 10),
-			      (unsigned long long)(low_top >> 20));
+			      "kernel image of %s does not fit in RAM between 1 MiB and %s",
+			      size_text(cfg->kernel_bytes, a), size_text(low_top, b));
 	if (cfg->cpus < 1 || cfg->cpus > KMM_MAX_CPUS)
 		return reject(err, errlen, -KMM_EINVAL, "%u CPUs: must be 1 to %d",
 			      cfg->cpus, KMM_MAX_CPUS);
@@ -216,8 +230,8 @@ static int map_ram(const struct emu_config *cfg, char *err, size_t errlen)
 
 	if (p == MAP_FAILED)
 		return reject(err, errlen, -KMM_ENOMEM,
-			      "cannot map %llu MiB of host memory for RAM: %s",
-			      (unsigned long long)(span >> 20), strerror(errno));
+			      "cannot map %s of host memory for RAM: %s",
+			      size_text(span, (char[32]){ 0 }), strerror(errno));
 	ram = p;
 	ram_span = span;
 	if (protect_hole(LEGACY_HOLE_BASE, BIOS_ROM_BASE) ||
@@ -275,9 +289,9 @@ int emu_boot(const struct emu_config *cfg, char *err, size_t errlen)
 	if (ret) {
 		emu_shutdown();
 		return reject(err, errlen, ret,
-			      "memory management could not start in %llu MiB of RAM "
+			      "memory management could not start in %s of RAM "
 			      "(error %d: too little for the boot structures?)",
-			      (unsigned long long)(cfg->ram_bytes >> 20), ret);
+			      size_text(cfg->ram_bytes, (char[32]){ 0 }), ret);
 	}
 	fault_attr_configure(&fail_page_alloc, cfg->fail_page_nth,
 			     (uint32_t)(cfg->fail_page_probability * 1e6), cfg->seed);
