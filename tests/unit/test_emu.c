@@ -650,6 +650,66 @@ static void test_smp_time(void **state)
 	th_shutdown();
 }
 
+/* CPUs of an SMP machine queue work at once; every item runs once, in time order. */
+#define ITEMS_PER_CPU 64
+
+struct smp_item {
+	struct kmm_work work;
+	atomic_int runs;
+};
+
+static struct {
+	struct smp_item item[4][ITEMS_PER_CPU];
+	uint64_t last_when;
+	bool out_of_order;
+	uint64_t random[4][16];
+} smp_work;
+
+static void smp_item_run(struct kmm_work *w)
+{
+	struct smp_item *it = container_of(w, struct smp_item, work);
+
+	/* Runs on the thread that advances the clock: no lock needed here. */
+	if (w->when_ns < smp_work.last_when)
+		smp_work.out_of_order = true;
+	smp_work.last_when = w->when_ns;
+	atomic_fetch_add(&it->runs, 1);
+}
+
+static void queue_items(unsigned int cpu, void *arg)
+{
+	for (unsigned int i = 0; i < ITEMS_PER_CPU; i++) {
+		struct smp_item *it = &smp_work.item[cpu][i];
+
+		it->work.fn = smp_item_run;
+		/* Far in the future, so none falls due before the advance. */
+		arch_queue_work(&it->work, 3600ULL * 1000000000ULL + (i * 7 + cpu) % 50);
+		arch_queue_work(&it->work, 1); /* already queued: ignored */
+	}
+	for (unsigned int i = 0; i < 16; i++)
+		smp_work.random[cpu][i] = emu_random();
+}
+
+static void test_smp_work_queue(void **state)
+{
+	th_boot(32 * MiB, 4, EMU_SMP);
+	memset(&smp_work, 0, sizeof(smp_work));
+	assert_int_equal(emu_run_on_cpus(4, queue_items, NULL), 0);
+	emu_advance_ns(7200ULL * 1000000000ULL);
+	assert_false(smp_work.out_of_order);
+	for (unsigned int c = 0; c < 4; c++)
+		for (unsigned int i = 0; i < ITEMS_PER_CPU; i++) {
+			assert_int_equal(atomic_load(&smp_work.item[c][i].runs), 1);
+			assert_false(smp_work.item[c][i].work.queued);
+		}
+	/* The shared generator never hands two CPUs the same number. */
+	for (unsigned int a = 0; a < 4 * 16; a++)
+		for (unsigned int b = 0; b < a; b++)
+			assert_int_not_equal(smp_work.random[a / 16][a % 16],
+					     smp_work.random[b / 16][b % 16]);
+	th_shutdown();
+}
+
 /* ---- CPUs ---- */
 
 #define SMP_CPUS 4
@@ -884,6 +944,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_work_zero_delay, th_teardown),
 		cmocka_unit_test_teardown(test_shutdown_drops_work, th_teardown),
 		cmocka_unit_test_teardown(test_smp_time, th_teardown),
+		cmocka_unit_test_teardown(test_smp_work_queue, th_teardown),
 		cmocka_unit_test_teardown(test_smp_cpus, th_teardown),
 		cmocka_unit_test_teardown(test_det_cpus, th_teardown),
 		cmocka_unit_test_teardown(test_det_deadlock_panics, th_teardown),
