@@ -5,6 +5,7 @@
  * them all, and later subsystems add their rows here.
  */
 #include <kmm/errno.h>
+#include <kmm/kma.h>
 #include <kmm/kmm.h>
 #include <kmm/page_alloc.h>
 #include <kmm/string.h>
@@ -53,6 +54,7 @@ const struct kmm_view kmm_views[] = {
 	{ "memblock", "boot memory regions: memory and reserved (debugfs memblock)",
 	  memblock_show },
 	{ "e820", "the firmware memory map (boot log)", e820_show },
+	{ "kmainfo", "kernel memory allocators: requests, waste, frames held", kmainfo_show },
 };
 
 const unsigned int kmm_nr_views = ARRAY_SIZE(kmm_views);

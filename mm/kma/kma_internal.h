@@ -1,0 +1,76 @@
+/*
+ * What the designs of mm/kma/ share and nobody else needs: how a design
+ * marks the frames it owns (page->private of a frame it took from
+ * alloc_pages is the owner's), and size arithmetic.
+ *
+ * A tag is KMA_TAG_MAGIC and the design's number in the top bits of
+ * page->private, and a design's payload below (a bucket, an order, a count).
+ * Only the first page of a block is tagged.
+ */
+#ifndef KMM_MM_KMA_INTERNAL_H
+#define KMM_MM_KMA_INTERNAL_H
+
+#include <kmm/kma.h>
+#include <kmm/mmzone.h>
+#include <kmm/page_alloc.h>
+
+enum kma_design {
+	KMA_D_BUDDY = 1,
+	KMA_D_RMAP,
+	KMA_D_P2,
+	KMA_D_MK,
+	KMA_D_ZONE,
+	KMA_D_DYNIX,
+};
+
+#define KMA_TAG_SHIFT 40
+#define KMA_TAG_MAGIC 0xa500UL
+#define KMA_PAYLOAD_MASK ((1UL << KMA_TAG_SHIFT) - 1)
+
+static inline void kma_page_tag(struct page *page, enum kma_design d,
+				unsigned long payload)
+{
+	page->private = ((KMA_TAG_MAGIC | (unsigned long)d) << KMA_TAG_SHIFT) |
+			(payload & KMA_PAYLOAD_MASK);
+}
+
+static inline bool kma_page_is(const struct page *page, enum kma_design d)
+{
+	return (page->private >> KMA_TAG_SHIFT) == (KMA_TAG_MAGIC | (unsigned long)d);
+}
+
+static inline unsigned long kma_page_payload(const struct page *page)
+{
+	return page->private & KMA_PAYLOAD_MASK;
+}
+
+/* The first page of the naturally aligned block of 2^order frames holding addr. */
+static inline struct page *kma_block_head(const void *addr, unsigned int order)
+{
+	unsigned long pfn = PHYS_PFN(virt_to_phys(addr));
+
+	return pfn_to_page(pfn & ~((1UL << order) - 1));
+}
+
+/* ceil(log2(n)) for n >= 1. */
+static inline unsigned int kma_log2_up(size_t n)
+{
+	return n <= 1 ? 0 : (unsigned int)(64 - __builtin_clzl(n - 1));
+}
+
+/* The smallest order whose block holds bytes (may exceed MAX_ORDER). */
+static inline unsigned int kma_order_for(size_t bytes)
+{
+	return bytes <= PAGE_SIZE ? 0 : kma_log2_up(bytes) - PAGE_SHIFT;
+}
+
+/* gfp as a design passes it to the page allocator: zeroing is the registry's. */
+static inline gfp_t kma_page_gfp(gfp_t gfp)
+{
+	return gfp & ~(__GFP_ZERO | __GFP_COMP);
+}
+
+/* Live footprint of a design, from the shared counters (quiescent checkers). */
+long kma_live_footprint(const struct kma_ops *k);
+
+#endif
