@@ -11,6 +11,7 @@
 #include <kmm/memblock.h>
 #include <kmm/page_alloc.h>
 #include <kmm/printk.h>
+#include <kmm/slab.h>
 #include <kmm/string.h>
 #include <kmm/vmstat.h>
 
@@ -128,6 +129,9 @@ int mm_init(const struct kmm_boot_options *opts)
 	memblock_free_all();
 	setup_per_zone_wmarks();
 	setup_zone_pagesets();
+	err = kmem_cache_init();
+	if (err)
+		return err;
 	if (!opts->quiet) {
 		arch_kernel_image(&kernel_base, &kernel_size);
 		print_boot_log(kernel_size);
@@ -138,5 +142,6 @@ int mm_init(const struct kmm_boot_options *opts)
 int kmm_check(void)
 {
 	page_alloc_check();
+	slab_check();
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <kmm/kma.h>
 #include <kmm/kmm.h>
 #include <kmm/page_alloc.h>
+#include <kmm/slab.h>
 #include <kmm/string.h>
 
 #include "internal.h"
@@ -55,6 +56,8 @@ const struct kmm_view kmm_views[] = {
 	  memblock_show },
 	{ "e820", "the firmware memory map (boot log)", e820_show },
 	{ "kmainfo", "kernel memory allocators: requests, waste, frames held", kmainfo_show },
+	{ "slabinfo", "slab caches (/proc/slabinfo 2.1)", slabinfo_show },
+	{ "slabwaste", "bytes each slab cache holds and loses, and where", slabwaste_show },
 };
 
 const unsigned int kmm_nr_views = ARRAY_SIZE(kmm_views);

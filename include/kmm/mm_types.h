@@ -8,7 +8,9 @@
  *   PG_buddy      head of a free block in the buddy lists: lru links it into
  *                 zone->free_area[private].free_list[mt], private = order.
  *   PG_pcp        free order-0 page on a per-CPU list: lru links it there.
- *   PG_slab       owned by the slab allocator: slab_cache, freelist, inuse.
+ *   PG_slab       owned by the slab allocator: every page of a slab has
+ *                 slab_cache and slab_desc set (mm/slab.c), so any object
+ *                 address leads to its cache and slab in two loads.
  *   (none)        allocated to some caller, _refcount > 0 on the first page;
  *                 tail pages of a non-compound block have _refcount 0.
  *
@@ -23,6 +25,7 @@
 #include <stdatomic.h>
 
 struct kmem_cache;
+struct slab;
 struct address_space;
 
 enum pageflags {
@@ -63,18 +66,12 @@ struct page {
 	};
 	union {
 		unsigned long index;            /* offset in mapping */
-		void *freelist;                 /* slab: first free object */
+		struct slab *slab_desc;         /* slab: its descriptor */
 	};
 	unsigned long private;                  /* buddy: order; else owner's */
 	atomic_int _refcount;
 	atomic_int _mapcount;                   /* -1: not mapped */
-	union {
-		struct {                        /* slab: objects in use / total */
-			uint16_t inuse;
-			uint16_t objects;
-		};
-		uint32_t compound_order;        /* PG_head: order of the block */
-	};
+	uint32_t compound_order;                /* PG_head: order of the block */
 	uint32_t _pad;
 };
 
