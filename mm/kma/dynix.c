@@ -43,7 +43,7 @@
 #define DX_MAX_SHIFT 13                        /* 8 KiB */
 #define DX_NR (DX_MAX_SHIFT - DX_MIN_SHIFT + 1)
 #define DX_GLOBAL_TARGET 4                     /* lists kept in layer 2 */
-#define DX_LARGE 0x100UL                       /* tag payload: a large block | order */
+#define DX_LARGE (1UL << 38)                   /* tag payload: a large block | order */
 #define DX_COUNT_SHIFT 8                       /* tag payload: class | free << 8 */
 
 struct dx_block {

@@ -5,7 +5,9 @@
  *
  * A tag is KMA_TAG_MAGIC and the design's number in the top bits of
  * page->private, and a design's payload below (a bucket, an order, a count).
- * Only the first page of a block is tagged.
+ * Only the first page of a block is tagged. Tags are read and written with
+ * relaxed atomics: a design may update its payload under its lock (dynix's
+ * free count) while another CPU reads the unchanging part without it.
  */
 #ifndef KMM_MM_KMA_INTERNAL_H
 #define KMM_MM_KMA_INTERNAL_H
@@ -30,18 +32,21 @@ enum kma_design {
 static inline void kma_page_tag(struct page *page, enum kma_design d,
 				unsigned long payload)
 {
-	page->private = ((KMA_TAG_MAGIC | (unsigned long)d) << KMA_TAG_SHIFT) |
-			(payload & KMA_PAYLOAD_MASK);
+	__atomic_store_n(&page->private,
+			 ((KMA_TAG_MAGIC | (unsigned long)d) << KMA_TAG_SHIFT) |
+				 (payload & KMA_PAYLOAD_MASK),
+			 __ATOMIC_RELAXED);
 }
 
 static inline bool kma_page_is(const struct page *page, enum kma_design d)
 {
-	return (page->private >> KMA_TAG_SHIFT) == (KMA_TAG_MAGIC | (unsigned long)d);
+	return (__atomic_load_n(&page->private, __ATOMIC_RELAXED) >> KMA_TAG_SHIFT) ==
+	       (KMA_TAG_MAGIC | (unsigned long)d);
 }
 
 static inline unsigned long kma_page_payload(const struct page *page)
 {
-	return page->private & KMA_PAYLOAD_MASK;
+	return __atomic_load_n(&page->private, __ATOMIC_RELAXED) & KMA_PAYLOAD_MASK;
 }
 
 /* The first page of the naturally aligned block of 2^order frames holding addr. */
