@@ -35,7 +35,7 @@
 #include "kma_internal.h"
 
 #define RMAP_UNIT 16UL
-#define RMAP_MAPSIZE 4096
+#define RMAP_MAPSIZE 32768
 #define RMAP_GROW_ORDER 2
 
 struct rmap_extent {
