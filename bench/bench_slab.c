@@ -588,12 +588,13 @@ int main(int argc, char **argv)
 		rand_sizes[i] = (uint32_t)(8 + r % (8192 - 8 + 1));
 	}
 
+	/* First, while every peer's heap is fresh: RSS growth is then its own. */
+	run_overhead();
 	run_fixed("slab.cache64", 64);
 	run_fixed("slab.cache256", 256);
 	run_fixed("slab.cache1k", 1024);
 	run_burst();
 	run_random();
-	run_overhead();
 	run_prodcons();
 	run_scaling();
 	if (emu_booted())
