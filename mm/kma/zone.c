@@ -325,10 +325,12 @@ static void zone_stats(struct kma_stats *st)
 	for (unsigned int i = 0; i < ZONE_NR; i++) {
 		struct mach_zone *z = &zones[i];
 
+		if (!z->nchunks)
+			continue;    /* also before kma_boot: no sizes set yet */
 		spin_lock(&z->lock);
 		st->free_bytes += z->nfree * z->elem_size +
 				  z->nchunks * ((PAGE_SIZE << z->chunk_order) % z->elem_size);
-		used += z->nchunks != 0;
+		used++;
 		spin_unlock(&z->lock);
 	}
 	st->extra_name = "zones";
