@@ -19,8 +19,9 @@ configure: deps
 run: all
 	$(BUILD)/kmm
 
+# A test that hangs fails after 10 minutes instead of stalling CI.
 test: all
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure --timeout 600 -j $(JOBS)
 
 # make bench [B=prefix]: every benchmark, or those whose name starts with B.
 bench: all

@@ -7,6 +7,7 @@
  */
 #include <kmm/arch.h>
 #include <kmm/errno.h>
+#include <kmm/kma.h>
 #include <kmm/kmm.h>
 #include <kmm/memblock.h>
 #include <kmm/page_alloc.h>
@@ -47,7 +48,7 @@ static void print_boot_log(phys_addr_t kernel_size)
 	print_view(e820_show);
 	for (unsigned int i = 0; i < memblock.reserved.cnt; i++) {
 		const struct memblock_region *r = &memblock.reserved.regions[i];
-		printk("memblock: reserved [mem %#018llx-%#018llx] %s\n",
+		printk("memblock: reserved [mem 0x%016llx-0x%016llx] %s\n",
 		       (unsigned long long)r->base,
 		       (unsigned long long)(r->base + r->size - 1), r->name);
 	}
@@ -57,7 +58,7 @@ static void print_boot_log(phys_addr_t kernel_size)
 			printk("  %-8s empty\n", z->name);
 			continue;
 		}
-		printk("  %-8s [mem %#018llx-%#018llx]\n", z->name,
+		printk("  %-8s [mem 0x%016llx-0x%016llx]\n", z->name,
 		       (unsigned long long)PFN_PHYS(z->zone_start_pfn),
 		       (unsigned long long)PFN_PHYS(zone_end_pfn(z)) - 1);
 		present += z->present_pages;
@@ -65,7 +66,7 @@ static void print_boot_log(phys_addr_t kernel_size)
 	printk("Early memory node ranges\n");
 	for (unsigned int i = 0; i < memblock.memory.cnt; i++) {
 		const struct memblock_region *r = &memblock.memory.regions[i];
-		printk("  node   0: [mem %#018llx-%#018llx]\n",
+		printk("  node   0: [mem 0x%016llx-0x%016llx]\n",
 		       (unsigned long long)r->base,
 		       (unsigned long long)(r->base + r->size - 1));
 	}
@@ -122,7 +123,9 @@ int mm_init(const struct kmm_boot_options *opts)
 	err = memblock_setup();
 	if (err)
 		return err;
-	vmstat_init();
+	err = vmstat_init();
+	if (err)
+		return err;
 	err = free_area_init();
 	if (err)
 		return err;
@@ -130,6 +133,9 @@ int mm_init(const struct kmm_boot_options *opts)
 	setup_per_zone_wmarks();
 	setup_zone_pagesets();
 	err = kmem_cache_init();
+	if (err)
+		return err;
+	err = kma_boot();
 	if (err)
 		return err;
 	if (!opts->quiet) {
@@ -143,5 +149,6 @@ int kmm_check(void)
 {
 	page_alloc_check();
 	slab_check();
+	kma_check();
 	return 0;
 }

@@ -297,7 +297,7 @@ void memblock_show(struct seq_buf *s, long arg)
 			   (unsigned long long)(type->total_size >> 10));
 		for (unsigned int i = 0; i < type->cnt; i++) {
 			const struct memblock_region *r = &type->regions[i];
-			seq_printf(s, "%4u: %#018llx..%#018llx %10llu KiB %s\n", i,
+			seq_printf(s, "%4u: 0x%016llx..0x%016llx %10llu KiB %s\n", i,
 				   (unsigned long long)r->base,
 				   (unsigned long long)(r->base + r->size - 1),
 				   (unsigned long long)(r->size >> 10),
@@ -317,7 +317,7 @@ void e820_show(struct seq_buf *s, long arg)
 	seq_puts(s, "BIOS-provided physical RAM map:\n");
 	for (int i = 0; i < e820_entries; i++) {
 		const struct kmm_mem_range *r = &e820_table[i];
-		seq_printf(s, "BIOS-e820: [mem %#018llx-%#018llx] %s\n",
+		seq_printf(s, "BIOS-e820: [mem 0x%016llx-0x%016llx] %s\n",
 			   (unsigned long long)r->base,
 			   (unsigned long long)(r->base + r->size - 1),
 			   e820_type_name(r->type));

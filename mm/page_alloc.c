@@ -749,8 +749,6 @@ static inline void free_pages_prepare(struct page *page, unsigned int order)
 		bad_page(page, "freed with owner flags set");
 	if (unlikely(atomic_load_explicit(&page->_mapcount, memory_order_relaxed) != -1))
 		bad_page(page, "freed while still mapped");
-	if (unlikely(flags & (1UL << PG_tail)))
-		bad_page(page, "tail page of a compound block freed on its own");
 	if (flags & (1UL << PG_head)) {
 		if (unlikely(page->compound_order != order))
 			bad_page(page, "compound block freed with the wrong order");
@@ -806,7 +804,10 @@ void __free_pages(struct page *page, unsigned int order)
 		free_the_page(page, order);
 	} else if (unlikely(old <= 0)) {
 		atomic_fetch_add(&page->_refcount, 1);
-		bad_page(page, "double free: reference count was already zero");
+		/* Tail pages hold no reference of their own: say which bug it is. */
+		bad_page(page, page_flag(page, PG_tail)
+				       ? "tail page of a compound block freed on its own"
+				       : "double free: reference count was already zero");
 	} else if (!page_flag(page, PG_head)) {
 		/*
 		 * Someone else holds a reference to the first page only (a

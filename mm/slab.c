@@ -50,6 +50,8 @@
  *    depot traffic by about two (sec. 3.6). The update also keeps the depot
  *    to its working set: magazines that were not needed during a whole
  *    interval (the minimum length of each list) are given back (sec. 3.5).
+ *    The update is armed by the first magazine to enter a depot and stops
+ *    when every depot is empty, so an idle machine queues no work.
  *
  * 3. Slabs. A slab is 2^order contiguous frames cut into num objects. The
  *    order is the smallest that wastes at most 1/8 of the slab (Linux's
@@ -637,6 +639,8 @@ static unsigned long slab_reap_free(struct kmem_cache *cp)
 
 /* ---- The depot ---- */
 
+static void kmem_update_arm(void);
+
 static inline void depot_lock(struct kmem_cache *cp)
 {
 	if (unlikely(!spin_trylock(&cp->depot_lock))) {
@@ -668,6 +672,7 @@ static void depot_put(struct kmem_cache *cp, struct kmem_maglist *ml,
 	ml->list = mp;
 	ml->total++;
 	spin_unlock(&cp->depot_lock);
+	kmem_update_arm();
 }
 
 static struct kmem_magtype *magtype_of(unsigned int rounds)
@@ -1178,11 +1183,11 @@ void kmem_cache_for_each(void (*fn)(struct kmem_cache *cache, void *arg), void *
 
 /* ---- Periodic update: magazine resizing and the depot's working set ---- */
 
-static void cache_update(struct kmem_cache *cp)
+static bool cache_update(struct kmem_cache *cp)
 {
 	unsigned long reap_full, reap_empty, contention;
 	unsigned int magtype, next;
-	bool resize = false;
+	bool resize = false, busy;
 
 	spin_lock(&cp->depot_lock);
 	/* Magazines unused through the whole last interval may go. */
@@ -1196,6 +1201,7 @@ static void cache_update(struct kmem_cache *cp)
 	cp->depot_contention_prev = cp->depot_contention;
 	magtype = cp->magtype;
 	next = magtype + 1;
+	busy = contention || cp->full.total || cp->empty.total;
 	if (!(cp->flags & SLAB_NO_MAGAZINE) && contention > KMEM_DEPOT_CONTENTION &&
 	    next < KMEM_NR_MAGTYPES && kmem_magtypes[next].cache &&
 	    kmem_magtypes[next].rounds * cp->buffer_size <= KMEM_MAGAZINE_MAX_BYTES)
@@ -1212,24 +1218,48 @@ static void cache_update(struct kmem_cache *cp)
 	} else if (reap_full || reap_empty) {
 		depot_flush(cp, reap_full, reap_empty);
 	}
+	return busy;
+}
+
+/*
+ * The update runs as deferred work only while some depot holds magazines
+ * or was contended: it is armed by the first magazine entering a depot
+ * (kmem_update_arm) and re-arms itself while there is upkeep to do, so an
+ * idle machine has no work queued and time can leap ahead freely.
+ */
+static atomic_bool kmem_update_armed;
+
+static void kmem_update_arm(void)
+{
+	if (!atomic_load_explicit(&kmem_update_armed, memory_order_relaxed) &&
+	    !atomic_exchange(&kmem_update_armed, true))
+		arch_queue_work(&kmem_update_work, KMEM_UPDATE_INTERVAL_NS);
+}
+
+static bool __kmem_cache_update_all(void)
+{
+	struct kmem_cache *cp;
+	bool busy = false;
+
+	if (!kmem_ready)
+		return false;
+	mutex_lock(&kmem_cache_lock);
+	for_each_cache(cp)
+		busy |= cache_update(cp);
+	mutex_unlock(&kmem_cache_lock);
+	return busy;
 }
 
 void kmem_cache_update_all(void)
 {
-	struct kmem_cache *cp;
-
-	if (!kmem_ready)
-		return;
-	mutex_lock(&kmem_cache_lock);
-	for_each_cache(cp)
-		cache_update(cp);
-	mutex_unlock(&kmem_cache_lock);
+	__kmem_cache_update_all();
 }
 
 static void kmem_update_fn(struct kmm_work *work)
 {
-	kmem_cache_update_all();
-	arch_queue_work(work, KMEM_UPDATE_INTERVAL_NS);
+	atomic_store(&kmem_update_armed, false);
+	if (__kmem_cache_update_all())
+		kmem_update_arm();
 }
 
 /* ---- Statistics ---- */
@@ -1387,7 +1417,7 @@ int kmem_cache_init(void)
 	};
 	register_shrinker(&slab_shrinker);
 	kmem_update_work = (struct kmm_work){ .fn = kmem_update_fn };
-	arch_queue_work(&kmem_update_work, KMEM_UPDATE_INTERVAL_NS);
+	atomic_store(&kmem_update_armed, false);
 	return 0;
 }
 

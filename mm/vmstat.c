@@ -3,6 +3,7 @@
  * locked instructions, summed when read) and the /proc/vmstat view, which
  * lists the zone counters first and the events after, as Linux does.
  */
+#include <kmm/errno.h>
 #include <kmm/memblock.h>
 #include <kmm/page_alloc.h>
 #include <kmm/printk.h>
@@ -38,13 +39,12 @@ const char *const vm_event_names[NR_VM_EVENT_ITEMS] = {
 _Static_assert(ALLOC_FAIL_LAST - ALLOC_FAIL_ORDER0 == 10,
 	       "one failure counter per order 0..10");
 
-void vmstat_init(void)
+int vmstat_init(void)
 {
 	/* memblock memory is zeroed: every counter starts at 0. */
 	vm_events = memblock_alloc(arch_nr_cpus() * sizeof(*vm_events), 64,
 				   "per-cpu vm events");
-	if (!vm_events)
-		panic("vmstat: no memory for the per-CPU counters");
+	return vm_events ? 0 : -KMM_ENOMEM;
 }
 
 unsigned long vm_event_sum(enum vm_event_item item)

@@ -66,6 +66,6 @@ static inline void mod_zone_page_state(struct zone *z, enum zone_stat_item item,
 }
 
 /* Allocates the per-CPU counters at boot (from memblock). */
-void vmstat_init(void);
+int vmstat_init(void);	/* -KMM_ENOMEM if memblock cannot hold the counters */
 
 #endif

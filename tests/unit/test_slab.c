@@ -513,6 +513,40 @@ static void test_destroy_with_leaks(void **state)
 	check_all();
 }
 
+/*
+ * The depot keeps its working set: magazines unused through whole update
+ * intervals go back, and once every depot is empty the update stops
+ * queueing itself (so time may leap ahead).
+ */
+static void test_depot_working_set(void **state)
+{
+	static void *objs[3000];
+	struct kmem_cache *c;
+	struct kmem_cache_info i;
+
+	boot();
+	c = kmem_cache_create("depot", 64, 0, 0, NULL);
+	for (unsigned int k = 0; k < ARRAY_SIZE(objs); k++)
+		objs[k] = kmem_cache_alloc(c, GFP_KERNEL);
+	for (unsigned int k = 0; k < ARRAY_SIZE(objs); k++)
+		kmem_cache_free(c, objs[k]);
+	i = info_of(c);
+	assert_true(i.depot_full > 100);
+	assert_int_equal(i.magazine_objs, ARRAY_SIZE(objs));
+	/* Still in use: one interval takes nothing back. */
+	emu_advance_ns(KMEM_UPDATE_INTERVAL_NS);
+	assert_int_equal(info_of(c).depot_full, i.depot_full);
+	check_all();
+	emu_advance_ns(4 * KMEM_UPDATE_INTERVAL_NS);
+	i = info_of(c);
+	assert_int_equal(i.depot_full, 0);
+	assert_int_equal(i.depot_empty, 0);
+	assert_true(i.magazine_objs <= 2 * i.magazine_size);
+	check_all();
+	emu_advance_ns(UINT64_MAX);     /* returns: nothing left queued */
+	assert_int_equal(kmem_cache_destroy(c), 0);
+}
+
 /* ---- Randomized ---- */
 
 struct live {
@@ -772,6 +806,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_shrink_returns_frames, teardown),
 		cmocka_unit_test_teardown(test_page_alloc_failure, teardown),
 		cmocka_unit_test_teardown(test_destroy_with_leaks, teardown),
+		cmocka_unit_test_teardown(test_depot_working_set, teardown),
 		cmocka_unit_test_teardown(test_random, teardown),
 		cmocka_unit_test_teardown(test_random_debug, teardown),
 		cmocka_unit_test_teardown(test_debug_double_free, teardown),
