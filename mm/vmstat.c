@@ -34,6 +34,14 @@ const char *const vm_event_names[NR_VM_EVENT_ITEMS] = {
 	[PCP_DRAIN] = "pcp_drain",
 	[PAGEBLOCK_STEAL] = "pageblock_steal",
 	[ALLOC_FALLBACK] = "alloc_fallback",
+	[PGFAULT] = "pgfault",
+	[PGMAJFAULT] = "pgmajfault",
+	[PGCOWFAULT] = "pgfault_cow",
+	[PGZEROFAULT] = "pgfault_zero",
+	[NR_TLB_REMOTE_FLUSH] = "nr_tlb_remote_flush",
+	[NR_TLB_REMOTE_FLUSH_RECEIVED] = "nr_tlb_remote_flush_received",
+	[NR_TLB_LOCAL_FLUSH_ALL] = "nr_tlb_local_flush_all",
+	[NR_TLB_LOCAL_FLUSH_ONE] = "nr_tlb_local_flush_one",
 };
 
 _Static_assert(ALLOC_FAIL_LAST - ALLOC_FAIL_ORDER0 == 10,

@@ -81,6 +81,23 @@ struct kmm_work {
 /* Queues work to run after delay_ns; does nothing if it is already queued. */
 void arch_queue_work(struct kmm_work *work, uint64_t delay_ns);
 
+/* ---- TLB (used by the address-space layer, mm/memory.c) ---- */
+
+struct mm;
+
+/*
+ * After the core changes or clears present entries of mm, these make every
+ * CPU that may cache them forget them (a shootdown in SMP mode). They
+ * return only when no CPU can use a stale translation any more, so a frame
+ * unmapped before the call may be freed after it. The core calls them with
+ * mm->page_table_lock not held.
+ */
+void arch_flush_tlb_page(struct mm *mm, uintptr_t addr);
+void arch_flush_tlb_range(struct mm *mm, uintptr_t start, uintptr_t end);
+void arch_flush_tlb_mm(struct mm *mm);
+/* mm is about to be freed: no CPU may keep it as its current mm. */
+void arch_mm_release(struct mm *mm);
+
 /* ---- Console and panic ---- */
 
 void arch_console_write(const char *text, size_t len);

@@ -75,4 +75,31 @@ void emu_set_panic_handler(emu_panic_handler handler);
 /* A deterministic random number from the machine's seed (xorshift64*). */
 uint64_t emu_random(void);
 
+/*
+ * Task memory accesses through the MMU (arch/emu/mmu.c): the current CPU
+ * switches to t's mm (flushing its TLB, as a CPU without PCIDs does),
+ * translates through its TLB (a walk on a miss, setting A and D bits
+ * atomically), enforces user/write/NX, and on a miss or violation calls
+ * do_page_fault and retries. Sizes of load/store: 1, 2, 4 or 8 (any
+ * alignment; an access crossing a page is two translations).
+ * Each returns 0, or -KMM_EFAULT when t is dead or the access ended it with a
+ * signal (t->exit_signal, t->fault_code, t->fault_addr say which and where).
+ */
+struct task;
+int emu_load(struct task *t, uint64_t va, unsigned int size, uint64_t *val);
+int emu_store(struct task *t, uint64_t va, unsigned int size, uint64_t val);
+int emu_copy_from_user(struct task *t, void *dst, uint64_t va, size_t len);
+int emu_copy_to_user(struct task *t, uint64_t va, const void *src, size_t len);
+int emu_fill_user(struct task *t, uint64_t va, int byte, size_t len);
+/* Touches one byte of every page of [va, va+len): a read, or a write of the byte read. */
+int emu_touch(struct task *t, uint64_t va, size_t len, bool write);
+/* An instruction fetch at va (the NX check). */
+int emu_fetch(struct task *t, uint64_t va);
+
+struct emu_tlb_stats {
+	unsigned long hits, misses, faults, flushes_all, flushes_one, shootdowns;
+};
+/* Summed over CPUs. */
+void emu_tlb_stats(struct emu_tlb_stats *out);
+
 #endif

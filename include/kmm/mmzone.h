@@ -50,6 +50,8 @@ enum zone_watermarks {
 /* Per-zone counters, kept exact (atomics), read without locks. */
 enum zone_stat_item {
 	NR_FREE_PAGES,      /* in the buddy lists (not counting per-CPU lists) */
+	NR_ANON_MAPPED,     /* anonymous pages mapped by some task (AnonPages) */
+	NR_PAGETABLE,       /* frames holding page tables (PageTables) */
 	NR_VM_ZONE_STAT_ITEMS,
 };
 

@@ -22,6 +22,14 @@ enum vm_event_item {
 	PCP_DRAIN,          /* batches moved per-CPU list -> buddy (ours) */
 	PAGEBLOCK_STEAL,    /* pageblocks changed type by fallback (ours) */
 	ALLOC_FALLBACK,     /* allocations served from another migrate type */
+	PGFAULT,            /* page faults handled, of every kind */
+	PGMAJFAULT,         /* faults that waited for I/O */
+	PGCOWFAULT,         /* write faults on copy-on-write pages (ours) */
+	PGZEROFAULT,        /* read faults that mapped the zero page (ours) */
+	NR_TLB_REMOTE_FLUSH,          /* shootdowns sent to other CPUs */
+	NR_TLB_REMOTE_FLUSH_RECEIVED, /* shootdowns received */
+	NR_TLB_LOCAL_FLUSH_ALL,
+	NR_TLB_LOCAL_FLUSH_ONE,
 	NR_VM_EVENT_ITEMS
 };
 
