@@ -269,6 +269,7 @@ void exit_mmap(struct mm *mm);
 #define VM_FAULT_SIGBUS  0x0002u
 #define VM_FAULT_MAJOR   0x0004u
 #define VM_FAULT_SIGSEGV 0x0040u
+#define VM_FAULT_COW     0x0100u   /* not an error: a write to a COW page (copied or reused) */
 #define VM_FAULT_ERROR   (VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV)
 
 /* flags of handle_mm_fault. */
@@ -279,6 +280,30 @@ void exit_mmap(struct mm *mm);
 /* The shared zero page: mapped read-only by read faults, never written. */
 extern struct page *zero_page;
 
+/* Boot (called by mm_task_init): allocates the zero page. 0 or -KMM_ENOMEM. */
+int memory_init(void);
+
+/*
+ * Shared anonymous objects (mm/memory.c). mmap(MAP_SHARED|MAP_ANONYMOUS)
+ * creates one of nr_pages pages (vm_pgoff 0); every area that maps it holds
+ * a reference (fork's copy and a split take one with shared_anon_get,
+ * freeing the area drops it). The last put frees its pages, which must no
+ * longer be mapped. A fault at a page offset >= nr_pages is a SIGBUS, as
+ * beyond the end of Linux's shmem object. create returns NULL when out of
+ * memory.
+ */
+struct shared_anon *shared_anon_create(unsigned long nr_pages);
+void shared_anon_get(struct shared_anon *sa);
+void shared_anon_put(struct shared_anon *sa);
+/* Pages the object holds (for views: smaps, meminfo Shmem). */
+unsigned long shared_anon_pages(const struct shared_anon *sa);
+
+/*
+ * Gives vma an anon_vma if it has none (the first private page fault,
+ * mmap_lock held at least for reading). 0 or -KMM_ENOMEM.
+ */
+int anon_vma_prepare(struct vm_area *vma);
+
 /* Allocates mm's PML4; 0 or -KMM_ENOMEM. */
 int pgd_alloc(struct mm *mm);
 void pgd_free(struct mm *mm);
@@ -287,7 +312,11 @@ pteval_t *pte_lookup(struct mm *mm, uintptr_t addr);
 /* The same, allocating missing tables; NULL when out of memory. */
 pteval_t *pte_alloc(struct mm *mm, uintptr_t addr);
 
-/* Handles a fault at addr in vma (mmap_lock held for read). */
+/*
+ * Handles a fault at addr in vma (mmap_lock held for read). Counts
+ * PGFAULT (and PGCOWFAULT / PGZEROFAULT); returns 0, VM_FAULT_COW, or
+ * error bits. The per-task counters are do_page_fault's.
+ */
 unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int flags);
 /*
  * The arch's entry: t took a fault at addr with an x86 error code (PF_*).
@@ -295,6 +324,13 @@ unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int f
  * (task_kill has been called).
  */
 int do_page_fault(struct task *t, uintptr_t addr, unsigned int error_code);
+/*
+ * Note for mm/mmap.c: do_page_fault calls expand_stack with mmap_lock held
+ * for WRITING (it drops its read lock, takes the write lock, looks the area
+ * up again); expand_stack returns 0 or -errno (the fault is then SEGV_MAPERR).
+ * An out-of-memory fault kills the task with SIGBUS/BUS_ADRERR until the
+ * reclaim issue brings the OOM killer.
+ */
 
 /* Clears the entries of [start, end) in vma, releasing pages; flushes the TLB. */
 void zap_page_range(struct vm_area *vma, uintptr_t start, uintptr_t end);
