@@ -10,6 +10,7 @@
 #include <kmm/kma.h>
 #include <kmm/kmm.h>
 #include <kmm/memblock.h>
+#include <kmm/mm.h>
 #include <kmm/page_alloc.h>
 #include <kmm/printk.h>
 #include <kmm/slab.h>
@@ -136,6 +137,9 @@ int mm_init(const struct kmm_boot_options *opts)
 	if (err)
 		return err;
 	err = kma_boot();
+	if (err)
+		return err;
+	err = mm_task_init();
 	if (err)
 		return err;
 	if (!opts->quiet) {

@@ -1,0 +1,46 @@
+/*
+ * Interfaces between the files of the area level (mm/vma.c, mm/mmap.c,
+ * mm/fork.c, mm/exec.c) that are not part of the public contract in
+ * include/kmm/mm.h. Every function here expects mm->mmap_lock held for
+ * writing unless it says otherwise.
+ */
+#ifndef KMM_VMA_INTERNAL_H
+#define KMM_VMA_INTERNAL_H
+
+#include <kmm/mm.h>
+
+/* Linux's vm.max_map_count default: a split or a new area past it fails. */
+#define DEFAULT_MAX_MAP_COUNT 65530
+
+/* vma.c: creates the "vm_area_struct" cache (mm_task_init). */
+int vma_cache_init(void);
+
+/* Adds npages (negative: removes) to the counters vm_flags belongs to. */
+void vm_stat_account(struct mm *mm, unsigned long vm_flags, long npages);
+
+/*
+ * Moves vma's bounds to [start, end) (the caller has checked that no other
+ * area overlaps): keeps the counters, the gaps of the tree and vm_pgoff
+ * (which follows vm_start) right.
+ */
+void vma_set_range(struct mm *mm, struct vm_area *vma, uintptr_t start, uintptr_t end);
+/* Changes vma's flags, moving its pages between the counters. */
+void vma_set_flags(struct mm *mm, struct vm_area *vma, unsigned long vm_flags);
+/* split_vma without the map_count limit (munmap may pass it for a moment). */
+int __split_vma(struct mm *mm, struct vm_area *vma, uintptr_t addr, bool new_below);
+/* Whether a and b (a just below b) could be one area. */
+bool vma_can_merge(const struct vm_area *a, const struct vm_area *b);
+
+/* fork.c: the anonymous-memory anchors. */
+struct anon_vma *anon_vma_alloc(void);
+void anon_vma_get(struct anon_vma *av);
+void anon_vma_put(struct anon_vma *av);
+/* Puts vma on av's list (vma->anon_vma = av), taking a reference. */
+void anon_vma_link(struct vm_area *vma, struct anon_vma *av);
+/* Takes vma off its anon_vma's list, dropping the reference. */
+void anon_vma_unlink(struct vm_area *vma);
+
+/* exec.c: the heap and stack of a fresh address space. */
+int setup_new_address_space(struct mm *mm);
+
+#endif

@@ -1,0 +1,6 @@
+# Tests of the area level of address spaces (mm/vma.c, mm/mmap.c, mm/fork.c,
+# mm/exec.c): the area set against a reference, the system calls' edge
+# cases and errno values, fork/exit/threads; test_fork_smp runs tasks on two
+# CPUs at once (also under ThreadSanitizer).
+set(AREA_UNIT ${CMAKE_CURRENT_SOURCE_DIR}/unit)
+kmm_unit_test(vma ${AREA_UNIT}/test_vma.c)
