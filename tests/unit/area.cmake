@@ -4,3 +4,4 @@
 # CPUs at once (also under ThreadSanitizer).
 set(AREA_UNIT ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 kmm_unit_test(vma ${AREA_UNIT}/test_vma.c)
+kmm_unit_test(mmap ${AREA_UNIT}/test_mmap.c)

@@ -1,0 +1,573 @@
+/*
+ * The memory system calls (mm/mmap.c) and exec's layout (mm/exec.c): every
+ * call's edge cases and errno values as Linux gives them, the areas each
+ * call leaves (splits, merges, the counters), brk's "a failed request
+ * returns the current break", stack growth and its limits. Each test ends
+ * by exiting its tasks and checking that every frame came back.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <kmm/emu.h>
+#include <kmm/errno.h>
+#include <kmm/mm.h>
+#include <kmm/mman.h>
+#include <kmm/page_alloc.h>
+#include <kmm/shrinker.h>
+#include <kmm/slab.h>
+
+#include "helpers.h"
+#include "area_test.h"
+
+#define MACHINE (64 * MiB)
+#define PG PAGE_SIZE
+#define MMAP_BASE 0x7ffff7fff000UL
+#define HEAP 0x555555554000UL
+
+#define PROT_R KMM_PROT_READ
+#define PROT_RW (KMM_PROT_READ | KMM_PROT_WRITE)
+#define ANON (KMM_MAP_PRIVATE | KMM_MAP_ANONYMOUS)
+#define SHANON (KMM_MAP_SHARED | KMM_MAP_ANONYMOUS)
+
+static unsigned long free_at_boot;
+
+static struct task *boot_and_spawn(void)
+{
+	struct task *t;
+
+	th_boot(MACHINE, 1, EMU_DET);
+	free_at_boot = at_settled_free();
+	assert_int_equal(task_spawn("test", &t), 0);
+	return t;
+}
+
+/* Exits every task; every frame must be back. */
+static void reap_all(void)
+{
+	at_reap_all();
+	assert_int_equal(at_settled_free(), free_at_boot);
+	th_shutdown();
+}
+
+static long mmap_anon(struct task *t, uintptr_t addr, size_t len, int prot, int flags)
+{
+	return sys_mmap(t, addr, len, prot, flags | KMM_MAP_ANONYMOUS, -1, 0);
+}
+
+static int nareas(struct task *t)
+{
+	vma_check(t->mm);
+	return (int)t->mm->map_count;
+}
+
+/* The area containing addr must be exactly [start, end) with the access bits prot. */
+static void expect_area(struct task *t, uintptr_t start, uintptr_t end, int prot)
+{
+	struct vm_area *vma = vma_lookup(t->mm, start);
+
+	if (!vma)
+		fail_msg("no area at %#lx", start);
+	if (vma->vm_start != start || vma->vm_end != end ||
+	    (vma->vm_flags & VM_ACCESS_FLAGS) != (unsigned long)prot)
+		fail_msg("area at %#lx is %#lx-%#lx flags %#lx, expected %#lx-%#lx prot %d",
+			 start, vma->vm_start, vma->vm_end, vma->vm_flags, start, end, prot);
+}
+
+/* ---- exec's layout ---- */
+
+static void test_fresh_layout(void **state)
+{
+	struct task *t = boot_and_spawn();
+	struct mm *mm = t->mm;
+	struct vm_area *stack;
+
+	assert_int_equal(t->pid, 1);
+	assert_int_equal(nareas(t), 1);
+	stack = vma_lookup(mm, STACK_TOP - PG);
+	assert_non_null(stack);
+	assert_int_equal(stack->vm_start, STACK_TOP - 128 * KiB);
+	assert_int_equal(stack->vm_end, STACK_TOP);
+	assert_true(stack->vm_flags & VM_GROWSDOWN);
+	assert_int_equal(mm->mmap_base, MMAP_BASE);
+	assert_int_equal(mm->start_brk, HEAP);
+	assert_int_equal(mm->brk, HEAP);
+	assert_int_equal(mm->stack_limit, 8 * MiB);
+	assert_int_equal(mm->total_vm, 32);
+	assert_int_equal(mm->stack_vm, 32);
+	assert_int_equal(mm->data_vm, 0);
+
+	/* exec replaces everything with the same fresh layout. */
+	assert_int_equal(mmap_anon(t, 0, 10 * PG, PROT_RW, KMM_MAP_PRIVATE), MMAP_BASE - 10 * PG);
+	assert_int_equal(sys_brk(t, HEAP + 5 * PG), HEAP + 5 * PG);
+	assert_int_equal(nareas(t), 3);
+	assert_int_equal(task_exec(t), 0);
+	assert_int_equal(nareas(t), 1);
+	assert_int_equal(t->mm->brk, HEAP);
+	assert_int_equal(t->mm->total_vm, 32);
+	reap_all();
+}
+
+/* ---- mmap ---- */
+
+static void test_mmap_placement_and_merge(void **state)
+{
+	struct task *t = boot_and_spawn();
+
+	/* Top-down from mmap_base; adjacent anonymous mappings become one area. */
+	assert_int_equal(mmap_anon(t, 0, PG, PROT_RW, KMM_MAP_PRIVATE), MMAP_BASE - PG);
+	assert_int_equal(mmap_anon(t, 0, 3 * PG + 1, PROT_RW, KMM_MAP_PRIVATE), MMAP_BASE - 5 * PG);
+	assert_int_equal(nareas(t), 2);
+	expect_area(t, MMAP_BASE - 5 * PG, MMAP_BASE, PROT_RW);
+	/* Different protection: a separate area. */
+	assert_int_equal(mmap_anon(t, 0, PG, PROT_R, KMM_MAP_PRIVATE), MMAP_BASE - 6 * PG);
+	assert_int_equal(nareas(t), 3);
+	/* Shared mappings never merge (each has its own object). */
+	assert_int_equal(mmap_anon(t, 0, PG, PROT_RW, KMM_MAP_SHARED), MMAP_BASE - 7 * PG);
+	assert_int_equal(mmap_anon(t, 0, PG, PROT_RW, KMM_MAP_SHARED), MMAP_BASE - 8 * PG);
+	assert_int_equal(nareas(t), 5);
+	assert_true(vma_lookup(t->mm, MMAP_BASE - 8 * PG)->vm_flags & VM_SHARED);
+	assert_int_equal(vma_lookup(t->mm, MMAP_BASE - 8 * PG)->vm_pgoff, 0);
+	/* Counters: private writable is data, shared and read-only are not. */
+	assert_int_equal(t->mm->data_vm, 5);
+	assert_int_equal(t->mm->total_vm, 32 + 8);
+
+	/* Hints: a free one is used as is; a busy one is ignored. */
+	assert_int_equal(mmap_anon(t, 0x600000000000UL, 2 * PG, PROT_RW, KMM_MAP_PRIVATE),
+			 0x600000000000UL);
+	assert_int_equal(mmap_anon(t, 0x600000000000UL, PG, PROT_RW, KMM_MAP_PRIVATE),
+			 MMAP_BASE - 9 * PG);
+	/* A hint below mmap_min_addr is raised to it. */
+	assert_int_equal(mmap_anon(t, 0x1000, PG, PROT_RW, KMM_MAP_PRIVATE), MMAP_MIN_ADDR);
+	/* An unaligned hint is rounded down. */
+	assert_int_equal(mmap_anon(t, 0x500000123UL, PG, PROT_RW, KMM_MAP_PRIVATE), 0x500000000UL);
+	reap_all();
+}
+
+static void test_mmap_errors(void **state)
+{
+	struct task *t = boot_and_spawn();
+	struct task *dead;
+
+	assert_int_equal(mmap_anon(t, 0, 0, PROT_RW, KMM_MAP_PRIVATE), -KMM_EINVAL);
+	assert_int_equal(sys_mmap(t, 0, PG, PROT_RW, ANON, -1, 100), -KMM_EINVAL);
+	assert_int_equal(sys_mmap(t, 0, PG, PROT_RW, KMM_MAP_PRIVATE, 3, 0), -KMM_EBADF);
+	assert_int_equal(sys_mmap(t, 0, PG, PROT_RW, KMM_MAP_PRIVATE, -1, 0), -KMM_EBADF);
+	/* Neither or both of MAP_SHARED and MAP_PRIVATE. */
+	assert_int_equal(mmap_anon(t, 0, PG, PROT_RW, 0), -KMM_EINVAL);
+	assert_int_equal(mmap_anon(t, 0, PG, PROT_RW, KMM_MAP_SHARED | KMM_MAP_PRIVATE),
+			 -KMM_EINVAL);
+	/* Lengths that overflow or exceed the address space. */
+	assert_int_equal(mmap_anon(t, 0, SIZE_MAX, PROT_RW, KMM_MAP_PRIVATE), -KMM_ENOMEM);
+	assert_int_equal(mmap_anon(t, 0, SIZE_MAX - PG, PROT_RW, KMM_MAP_PRIVATE), -KMM_ENOMEM);
+	assert_int_equal(mmap_anon(t, 0, TASK_SIZE + PG, PROT_R, KMM_MAP_PRIVATE), -KMM_ENOMEM);
+	/* MAP_FIXED: misaligned, past the top, below mmap_min_addr. */
+	assert_int_equal(mmap_anon(t, 0x500000010UL, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 -KMM_EINVAL);
+	assert_int_equal(mmap_anon(t, TASK_SIZE - PG, 2 * PG, PROT_RW,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED), -KMM_ENOMEM);
+	assert_int_equal(mmap_anon(t, TASK_SIZE, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 -KMM_ENOMEM);
+	assert_int_equal(mmap_anon(t, 0, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), -KMM_EPERM);
+	assert_int_equal(mmap_anon(t, MMAP_MIN_ADDR - PG, PG, PROT_RW,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED), -KMM_EPERM);
+	/* A shared stack makes no sense. */
+	assert_int_equal(mmap_anon(t, 0, PG, PROT_RW, KMM_MAP_SHARED | KMM_MAP_GROWSDOWN),
+			 -KMM_EINVAL);
+	/* More than all of RAM, writable and private: overcommit refuses it... */
+	assert_int_equal(mmap_anon(t, 0, 2 * MACHINE, PROT_RW, KMM_MAP_PRIVATE), -KMM_ENOMEM);
+	assert_int_equal(mmap_anon(t, 0, 2 * MACHINE, PROT_RW, KMM_MAP_SHARED), -KMM_ENOMEM);
+	/* ... unless MAP_NORESERVE, or nothing can be written. */
+	assert_true(mmap_anon(t, 0, 2 * MACHINE, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_NORESERVE) > 0);
+	assert_true(mmap_anon(t, 0, 2 * MACHINE, PROT_R, KMM_MAP_PRIVATE) > 0);
+	assert_int_equal(nareas(t), 3);
+	/* Nothing else changed the set. */
+
+	/* A dead task has no address space. */
+	assert_int_equal(task_fork(t, &dead), 0);
+	task_exit(dead, 0);
+	assert_int_equal(mmap_anon(dead, 0, PG, PROT_RW, KMM_MAP_PRIVATE), -KMM_ESRCH);
+	assert_int_equal(sys_munmap(dead, 0x500000, PG), -KMM_ESRCH);
+	assert_int_equal(sys_brk(dead, 0), -KMM_ESRCH);
+	reap_all();
+}
+
+static void test_mmap_fixed(void **state)
+{
+	struct task *t = boot_and_spawn();
+	const uintptr_t a = 0x500000000UL;
+
+	assert_int_equal(mmap_anon(t, a, 4 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), a);
+	assert_int_equal(nareas(t), 2);
+	/* MAP_FIXED replaces the middle: three areas. */
+	assert_int_equal(mmap_anon(t, a + PG, PG, PROT_R, KMM_MAP_PRIVATE | KMM_MAP_FIXED), a + PG);
+	assert_int_equal(nareas(t), 4);
+	expect_area(t, a, a + PG, PROT_RW);
+	expect_area(t, a + PG, a + 2 * PG, PROT_R);
+	expect_area(t, a + 2 * PG, a + 4 * PG, PROT_RW);
+	/* NOREPLACE: EEXIST over anything mapped, even one page of it. */
+	assert_int_equal(mmap_anon(t, a + 3 * PG, 2 * PG, PROT_RW,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED_NOREPLACE), -KMM_EEXIST);
+	assert_int_equal(mmap_anon(t, a - PG, PG, PROT_RW,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED_NOREPLACE), a - PG);
+	/* It merged with the area above it. */
+	expect_area(t, a - PG, a + PG, PROT_RW);
+	/*
+	 * Linux rounds the address of NOREPLACE down like a hint (it is not
+	 * MAP_FIXED when the rounding happens): misaligned is not EINVAL.
+	 */
+	assert_int_equal(mmap_anon(t, a - PG + 8, PG, PROT_RW,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED_NOREPLACE), -KMM_EEXIST);
+	assert_int_equal(mmap_anon(t, a + 30 * PG + 8, PG, PROT_R,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED_NOREPLACE), a + 30 * PG);
+	assert_int_equal(sys_munmap(t, a + 30 * PG, PG), 0);
+	/* MAP_FIXED over several areas and holes replaces them all, then merges. */
+	assert_int_equal(mmap_anon(t, a + 10 * PG, PG, PROT_R, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 10 * PG);
+	assert_int_equal(mmap_anon(t, a - 2 * PG, 16 * PG, PROT_RW,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED), a - 2 * PG);
+	assert_int_equal(nareas(t), 2);
+	expect_area(t, a - 2 * PG, a + 14 * PG, PROT_RW);
+	assert_int_equal(t->mm->data_vm, 16);
+	/* MAP_GROWSDOWN makes a stack-like area (counted as stack). */
+	assert_int_equal(mmap_anon(t, a + 100 * PG, 2 * PG, PROT_RW,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED | KMM_MAP_GROWSDOWN), a + 100 * PG);
+	assert_true(vma_lookup(t->mm, a + 100 * PG)->vm_flags & VM_GROWSDOWN);
+	assert_int_equal(t->mm->stack_vm, 32 + 2);
+	reap_all();
+}
+
+/* ---- munmap ---- */
+
+static void test_munmap(void **state)
+{
+	struct task *t = boot_and_spawn();
+	const uintptr_t a = 0x500000000UL;
+
+	assert_int_equal(sys_munmap(t, a + 1, PG), -KMM_EINVAL);
+	assert_int_equal(sys_munmap(t, a, 0), -KMM_EINVAL);
+	assert_int_equal(sys_munmap(t, TASK_SIZE + PG, PG), -KMM_EINVAL);
+	assert_int_equal(sys_munmap(t, TASK_SIZE - PG, 2 * PG), -KMM_EINVAL);
+	assert_int_equal(sys_munmap(t, a, SIZE_MAX), -KMM_EINVAL);
+	/* Nothing mapped there: fine. */
+	assert_int_equal(sys_munmap(t, a, 100 * PG), 0);
+
+	assert_int_equal(mmap_anon(t, a, 10 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), a);
+	/* The middle: the area splits in two. */
+	assert_int_equal(sys_munmap(t, a + 3 * PG, 2 * PG - 100), 0);
+	assert_int_equal(nareas(t), 3);
+	expect_area(t, a, a + 3 * PG, PROT_RW);
+	expect_area(t, a + 5 * PG, a + 10 * PG, PROT_RW);
+	assert_int_equal(t->mm->total_vm, 32 + 8);
+	/* The ends. */
+	assert_int_equal(sys_munmap(t, a, PG), 0);
+	assert_int_equal(sys_munmap(t, a + 9 * PG, PG), 0);
+	expect_area(t, a + PG, a + 3 * PG, PROT_RW);
+	expect_area(t, a + 5 * PG, a + 9 * PG, PROT_RW);
+	/* Across a hole, cutting into both sides. */
+	assert_int_equal(sys_munmap(t, a + 2 * PG, 4 * PG), 0);
+	expect_area(t, a + PG, a + 2 * PG, PROT_RW);
+	expect_area(t, a + 6 * PG, a + 9 * PG, PROT_RW);
+	assert_null(vma_lookup(t->mm, a + 5 * PG));
+	/* Everything. */
+	assert_int_equal(sys_munmap(t, a, 100 * PG), 0);
+	assert_int_equal(nareas(t), 1);
+	assert_int_equal(t->mm->total_vm, 32);
+	assert_int_equal(t->mm->data_vm, 0);
+	/* The stack too: nothing is special about it. */
+	assert_int_equal(sys_munmap(t, STACK_TOP - 128 * KiB, 128 * KiB), 0);
+	assert_int_equal(nareas(t), 0);
+	assert_int_equal(t->mm->total_vm, 0);
+	reap_all();
+}
+
+/* ---- mprotect ---- */
+
+static void test_mprotect(void **state)
+{
+	struct task *t = boot_and_spawn();
+	const uintptr_t a = 0x500000000UL;
+
+	assert_int_equal(mmap_anon(t, a, 8 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), a);
+	assert_int_equal(sys_mprotect(t, a + 1, PG, PROT_R), -KMM_EINVAL);
+	assert_int_equal(sys_mprotect(t, a, 0, PROT_R), 0);
+	assert_int_equal(sys_mprotect(t, a, PG, 0x10), -KMM_EINVAL);
+	assert_int_equal(sys_mprotect(t, a, SIZE_MAX, PROT_R), -KMM_ENOMEM);
+	assert_int_equal(sys_mprotect(t, a - PG, 2 * PG, PROT_R), -KMM_ENOMEM);
+	assert_int_equal(sys_mprotect(t, 0x400000000UL, PG, PROT_R), -KMM_ENOMEM);
+	assert_int_equal(nareas(t), 2);
+
+	/* The middle: three areas; back again: one. */
+	assert_int_equal(sys_mprotect(t, a + 2 * PG, 3 * PG, PROT_R), 0);
+	assert_int_equal(nareas(t), 4);
+	expect_area(t, a, a + 2 * PG, PROT_RW);
+	expect_area(t, a + 2 * PG, a + 5 * PG, PROT_R);
+	expect_area(t, a + 5 * PG, a + 8 * PG, PROT_RW);
+	assert_int_equal(t->mm->data_vm, 5);
+	assert_int_equal(sys_mprotect(t, a + 2 * PG, 3 * PG, PROT_RW), 0);
+	assert_int_equal(nareas(t), 2);
+	expect_area(t, a, a + 8 * PG, PROT_RW);
+	assert_int_equal(t->mm->data_vm, 8);
+	/* PROT_NONE and PROT_SEM are valid. */
+	assert_int_equal(sys_mprotect(t, a, PG, KMM_PROT_NONE), 0);
+	assert_int_equal(sys_mprotect(t, a, PG, PROT_R | 0x8), 0);
+	expect_area(t, a, a + PG, PROT_R);
+
+	/* A hole: the part before it changes, then ENOMEM. */
+	assert_int_equal(mmap_anon(t, a + 10 * PG, 2 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 10 * PG);
+	assert_int_equal(sys_mprotect(t, a + 6 * PG, 6 * PG, PROT_R), -KMM_ENOMEM);
+	expect_area(t, a + 6 * PG, a + 8 * PG, PROT_R);
+	expect_area(t, a + 10 * PG, a + 12 * PG, PROT_RW);
+
+	/* Read-only made writable is charged (VM_ACCOUNT) as a writable mmap would be. */
+	assert_int_equal(mmap_anon(t, a + 20 * PG, 2 * PG, PROT_R, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 20 * PG);
+	assert_false(vma_lookup(t->mm, a + 20 * PG)->vm_flags & VM_ACCOUNT);
+	assert_int_equal(sys_mprotect(t, a + 20 * PG, 2 * PG, PROT_RW), 0);
+	assert_true(vma_lookup(t->mm, a + 20 * PG)->vm_flags & VM_ACCOUNT);
+
+	/* PROT_GROWSDOWN: only on a grows-down area, and it reaches down to its start. */
+	assert_int_equal(sys_mprotect(t, a + 21 * PG, PG, PROT_R | KMM_PROT_GROWSDOWN), -KMM_EINVAL);
+	assert_int_equal(sys_mprotect(t, STACK_TOP - PG, PG, PROT_R | KMM_PROT_GROWSDOWN), 0);
+	expect_area(t, STACK_TOP - 128 * KiB, STACK_TOP, PROT_R);
+	reap_all();
+}
+
+/* ---- mremap ---- */
+
+static void test_mremap(void **state)
+{
+	struct task *t = boot_and_spawn();
+	const uintptr_t a = 0x500000000UL, b = 0x600000000UL;
+	long got;
+
+	assert_int_equal(mmap_anon(t, a, 4 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), a);
+	/* Argument errors. */
+	assert_int_equal(sys_mremap(t, a, PG, 2 * PG, 8, 0), -KMM_EINVAL);
+	assert_int_equal(sys_mremap(t, a, PG, 2 * PG, KMM_MREMAP_FIXED, b), -KMM_EINVAL);
+	assert_int_equal(sys_mremap(t, a + 5, PG, 2 * PG, 0, 0), -KMM_EINVAL);
+	assert_int_equal(sys_mremap(t, a, PG, 0, 0, 0), -KMM_EINVAL);
+	/* Nothing mapped, or more than the area: EFAULT. */
+	assert_int_equal(sys_mremap(t, b, PG, 2 * PG, KMM_MREMAP_MAYMOVE, 0), -KMM_EFAULT);
+	assert_int_equal(sys_mremap(t, a, 5 * PG, 6 * PG, KMM_MREMAP_MAYMOVE, 0), -KMM_EFAULT);
+	/* old_len 0 duplicates only shared mappings. */
+	assert_int_equal(sys_mremap(t, a, 0, PG, KMM_MREMAP_MAYMOVE, 0), -KMM_EINVAL);
+
+	/* Shrink: the tail goes, the address stays. */
+	assert_int_equal(sys_mremap(t, a, 4 * PG, 3 * PG, 0, 0), a);
+	expect_area(t, a, a + 3 * PG, PROT_RW);
+	/* Grow in place when the space above is free. */
+	assert_int_equal(sys_mremap(t, a, 3 * PG, 6 * PG, 0, 0), a);
+	expect_area(t, a, a + 6 * PG, PROT_RW);
+	assert_int_equal(t->mm->data_vm, 6);
+	/* Blocked above: ENOMEM without MREMAP_MAYMOVE. */
+	assert_int_equal(mmap_anon(t, a + 8 * PG, PG, PROT_R, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 8 * PG);
+	assert_int_equal(sys_mremap(t, a, 6 * PG, 9 * PG, 0, 0), -KMM_ENOMEM);
+	/* Not ending at the area's end: cannot grow in place either. */
+	assert_int_equal(sys_mremap(t, a, 2 * PG, 3 * PG, 0, 0), -KMM_ENOMEM);
+	/* With MAYMOVE it moves below mmap_base and the old range is gone. */
+	got = sys_mremap(t, a, 6 * PG, 9 * PG, KMM_MREMAP_MAYMOVE, 0);
+	assert_int_equal(got, MMAP_BASE - 9 * PG);
+	assert_null(vma_lookup(t->mm, a));
+	expect_area(t, (uintptr_t)got, (uintptr_t)got + 9 * PG, PROT_RW);
+	/* The moved area keeps the offsets of its pages. */
+	assert_int_equal(vma_lookup(t->mm, (uintptr_t)got)->vm_pgoff, a >> PAGE_SHIFT);
+	assert_int_equal(t->mm->data_vm, 9);
+
+	/* MREMAP_FIXED: to a chosen place, replacing what is there. */
+	assert_int_equal(mmap_anon(t, b, 2 * PG, PROT_R, KMM_MAP_PRIVATE | KMM_MAP_FIXED), b);
+	assert_int_equal(sys_mremap(t, (uintptr_t)got, 9 * PG, 3 * PG,
+				    KMM_MREMAP_MAYMOVE | KMM_MREMAP_FIXED, b), b);
+	expect_area(t, b, b + 3 * PG, PROT_RW);
+	assert_null(vma_lookup(t->mm, (uintptr_t)got));
+	assert_int_equal(t->mm->data_vm, 3);
+	/* Overlapping source and destination, misaligned or too high destinations. */
+	assert_int_equal(sys_mremap(t, b, 3 * PG, 3 * PG, KMM_MREMAP_MAYMOVE | KMM_MREMAP_FIXED,
+				    b + PG), -KMM_EINVAL);
+	assert_int_equal(sys_mremap(t, b, 3 * PG, 3 * PG, KMM_MREMAP_MAYMOVE | KMM_MREMAP_FIXED,
+				    a + 1), -KMM_EINVAL);
+	assert_int_equal(sys_mremap(t, b, 3 * PG, 3 * PG, KMM_MREMAP_MAYMOVE | KMM_MREMAP_FIXED,
+				    TASK_SIZE - PG), -KMM_EINVAL);
+	assert_int_equal(sys_mremap(t, b, 3 * PG, 3 * PG, KMM_MREMAP_MAYMOVE | KMM_MREMAP_FIXED,
+				    0), -KMM_EPERM);
+
+	/* Shared: old_len 0 makes a second mapping of the same object. */
+	got = mmap_anon(t, 0, 2 * PG, PROT_RW, KMM_MAP_SHARED);
+	assert_true(got > 0);
+	{
+		long dup = sys_mremap(t, (uintptr_t)got, 0, 2 * PG, KMM_MREMAP_MAYMOVE, 0);
+
+		assert_true(dup > 0 && dup != got);
+		assert_ptr_equal(vma_lookup(t->mm, (uintptr_t)dup)->vm_shared,
+				 vma_lookup(t->mm, (uintptr_t)got)->vm_shared);
+		assert_non_null(vma_lookup(t->mm, (uintptr_t)got));
+	}
+	/* Shrinking needs nothing mapped (Linux unmaps the tail, whatever it is). */
+	assert_int_equal(sys_mremap(t, 0x700000000UL, 4 * PG, PG, 0, 0), 0x700000000UL);
+	reap_all();
+}
+
+/* ---- brk ---- */
+
+static void test_brk(void **state)
+{
+	struct task *t = boot_and_spawn();
+	struct mm *mm = t->mm;
+
+	assert_int_equal(sys_brk(t, 0), HEAP);
+	assert_int_equal(sys_brk(t, HEAP - PG), HEAP);
+	assert_int_equal(nareas(t), 1);
+	/* One byte: the break is exact, the area a page. */
+	assert_int_equal(sys_brk(t, HEAP + 1), HEAP + 1);
+	assert_int_equal(mm->brk, HEAP + 1);
+	expect_area(t, HEAP, HEAP + PG, PROT_RW);
+	assert_int_equal(mm->data_vm, 1);
+	/* Within the same page: no change of areas. */
+	assert_int_equal(sys_brk(t, HEAP + 100), HEAP + 100);
+	assert_int_equal(nareas(t), 2);
+	/* Grow: the same area extends. */
+	assert_int_equal(sys_brk(t, HEAP + 10 * PG), HEAP + 10 * PG);
+	assert_int_equal(nareas(t), 2);
+	expect_area(t, HEAP, HEAP + 10 * PG, PROT_RW);
+	/* Shrink: the area shrinks. */
+	assert_int_equal(sys_brk(t, HEAP + 3 * PG + 5), HEAP + 3 * PG + 5);
+	expect_area(t, HEAP, HEAP + 4 * PG, PROT_RW);
+	assert_int_equal(mm->data_vm, 4);
+	/* A mapping above the heap stops it a page short; a failed brk returns the old break. */
+	assert_int_equal(mmap_anon(t, HEAP + 8 * PG, PG, PROT_R, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 HEAP + 8 * PG);
+	assert_int_equal(sys_brk(t, HEAP + 8 * PG), HEAP + 3 * PG + 5);
+	assert_int_equal(sys_brk(t, HEAP + 7 * PG - 1), HEAP + 7 * PG - 1);
+	assert_int_equal(sys_brk(t, HEAP + 7 * PG + 1), HEAP + 7 * PG - 1);
+	/* Far too high or absurd: the old break. */
+	assert_int_equal(sys_brk(t, UINTPTR_MAX), HEAP + 7 * PG - 1);
+	assert_int_equal(sys_brk(t, TASK_SIZE + PG), HEAP + 7 * PG - 1);
+	/* Back to the start: the heap area is gone. */
+	assert_int_equal(sys_brk(t, HEAP), HEAP);
+	assert_int_equal(nareas(t), 2);
+	assert_null(vma_lookup(mm, HEAP));
+	/* munmap of the heap under brk's feet: brk grows it again from the same break. */
+	assert_int_equal(sys_brk(t, HEAP + 2 * PG), HEAP + 2 * PG);
+	assert_int_equal(sys_munmap(t, HEAP, 2 * PG), 0);
+	assert_int_equal(sys_brk(t, HEAP + 3 * PG), HEAP + 3 * PG);
+	expect_area(t, HEAP + 2 * PG, HEAP + 3 * PG, PROT_RW);
+	reap_all();
+}
+
+/* ---- madvise ---- */
+
+static void test_madvise(void **state)
+{
+	struct task *t = boot_and_spawn();
+	const uintptr_t a = 0x500000000UL;
+
+	assert_int_equal(mmap_anon(t, a, 8 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), a);
+	assert_int_equal(sys_madvise(t, a, PG, 99), -KMM_EINVAL);
+	assert_int_equal(sys_madvise(t, a, PG, -1), -KMM_EINVAL);
+	assert_int_equal(sys_madvise(t, a + 1, PG, KMM_MADV_DONTNEED), -KMM_EINVAL);
+	assert_int_equal(sys_madvise(t, a, 0, KMM_MADV_DONTNEED), 0);
+	assert_int_equal(sys_madvise(t, a, SIZE_MAX, KMM_MADV_DONTNEED), -KMM_EINVAL);
+	assert_int_equal(sys_madvise(t, 0x400000000UL, PG, KMM_MADV_DONTNEED), -KMM_ENOMEM);
+	assert_int_equal(sys_madvise(t, a, 9 * PG, KMM_MADV_DONTNEED), -KMM_ENOMEM);
+	assert_int_equal(sys_madvise(t, a, 8 * PG, KMM_MADV_DONTNEED), 0);
+	assert_int_equal(sys_madvise(t, a, 8 * PG, KMM_MADV_WILLNEED), 0);
+	/* RANDOM/SEQUENTIAL mark the range (splitting); NORMAL merges it back. */
+	assert_int_equal(sys_madvise(t, a + 2 * PG, 2 * PG, KMM_MADV_RANDOM), 0);
+	assert_int_equal(nareas(t), 4);
+	assert_true(vma_lookup(t->mm, a + 2 * PG)->vm_flags & VM_RAND_READ);
+	assert_int_equal(sys_madvise(t, a + 3 * PG, 2 * PG, KMM_MADV_SEQUENTIAL), 0);
+	assert_int_equal(nareas(t), 5);
+	assert_int_equal(sys_madvise(t, a, 8 * PG, KMM_MADV_NORMAL), 0);
+	assert_int_equal(nareas(t), 2);
+	expect_area(t, a, a + 8 * PG, PROT_RW);
+	reap_all();
+}
+
+/* ---- stack growth ---- */
+
+static void test_expand_stack(void **state)
+{
+	struct task *t = boot_and_spawn();
+	struct mm *mm = t->mm;
+	struct vm_area *stack = vma_lookup(mm, STACK_TOP - PG);
+	const uintptr_t bottom = STACK_TOP - 128 * KiB;
+
+	write_lock(&mm->mmap_lock);
+	assert_int_equal(expand_stack(mm, stack, bottom - 3 * PG + 8), 0);
+	write_unlock(&mm->mmap_lock);
+	assert_int_equal(stack->vm_start, bottom - 3 * PG);
+	assert_int_equal(stack->vm_pgoff, (bottom - 3 * PG) >> PAGE_SHIFT);
+	assert_int_equal(mm->stack_vm, 35);
+	vma_check(mm);
+	/* Up to the limit, not beyond. */
+	write_lock(&mm->mmap_lock);
+	assert_int_equal(expand_stack(mm, stack, STACK_TOP - 8 * MiB), 0);
+	assert_int_equal(expand_stack(mm, stack, STACK_TOP - 8 * MiB - 1), -KMM_ENOMEM);
+	write_unlock(&mm->mmap_lock);
+	assert_int_equal(mm->stack_vm, (8 * MiB) >> PAGE_SHIFT);
+	vma_check(mm);
+	/* Not a stack: EFAULT. */
+	assert_int_equal(mmap_anon(t, 0x500000000UL, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 0x500000000UL);
+	write_lock(&mm->mmap_lock);
+	assert_int_equal(expand_stack(mm, vma_lookup(mm, 0x500000000UL), 0x4ffff0000UL),
+			 -KMM_EFAULT);
+	write_unlock(&mm->mmap_lock);
+
+	/* The guard gap: an accessible area below stops the stack short of it... */
+	{
+		const uintptr_t s = 0x300000000UL;
+		struct vm_area *gs;
+
+		assert_int_equal(mmap_anon(t, s, 4 * PG, PROT_RW,
+					   KMM_MAP_PRIVATE | KMM_MAP_FIXED | KMM_MAP_GROWSDOWN), s);
+		assert_int_equal(mmap_anon(t, s - STACK_GUARD_GAP - 2 * PG, PG, PROT_RW,
+					   KMM_MAP_PRIVATE | KMM_MAP_FIXED), s - STACK_GUARD_GAP - 2 * PG);
+		gs = vma_lookup(mm, s);
+		write_lock(&mm->mmap_lock);
+		assert_int_equal(expand_stack(mm, gs, s - PG), 0);
+		assert_int_equal(expand_stack(mm, gs, s - 2 * PG), -KMM_ENOMEM);
+		write_unlock(&mm->mmap_lock);
+		/* ... but a PROT_NONE one does not (a guard page the program placed). */
+		assert_int_equal(sys_mprotect(t, s - STACK_GUARD_GAP - 2 * PG, PG, KMM_PROT_NONE), 0);
+		write_lock(&mm->mmap_lock);
+		assert_int_equal(expand_stack(mm, gs, s - 2 * PG), 0);
+		write_unlock(&mm->mmap_lock);
+		vma_check(mm);
+	}
+	/* Below mmap_min_addr: EPERM. */
+	assert_int_equal(mmap_anon(t, MMAP_MIN_ADDR + PG, PG, PROT_RW,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED | KMM_MAP_GROWSDOWN),
+			 MMAP_MIN_ADDR + PG);
+	write_lock(&mm->mmap_lock);
+	assert_int_equal(expand_stack(mm, vma_lookup(mm, MMAP_MIN_ADDR + PG), MMAP_MIN_ADDR - PG),
+			 -KMM_EPERM);
+	write_unlock(&mm->mmap_lock);
+	reap_all();
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_fresh_layout, th_teardown),
+		cmocka_unit_test_teardown(test_mmap_placement_and_merge, th_teardown),
+		cmocka_unit_test_teardown(test_mmap_errors, th_teardown),
+		cmocka_unit_test_teardown(test_mmap_fixed, th_teardown),
+		cmocka_unit_test_teardown(test_munmap, th_teardown),
+		cmocka_unit_test_teardown(test_mprotect, th_teardown),
+		cmocka_unit_test_teardown(test_mremap, th_teardown),
+		cmocka_unit_test_teardown(test_brk, th_teardown),
+		cmocka_unit_test_teardown(test_madvise, th_teardown),
+		cmocka_unit_test_teardown(test_expand_stack, th_teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
