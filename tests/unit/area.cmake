@@ -5,3 +5,4 @@
 set(AREA_UNIT ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 kmm_unit_test(vma ${AREA_UNIT}/test_vma.c)
 kmm_unit_test(mmap ${AREA_UNIT}/test_mmap.c)
+kmm_unit_test(fork ${AREA_UNIT}/test_fork.c)
