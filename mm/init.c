@@ -138,6 +138,13 @@ int mm_init(const struct kmm_boot_options *opts)
 	err = kma_boot();
 	if (err)
 		return err;
+	if (kma_select(opts->kma[0] ? opts->kma : "slab")) {
+		char names[96];
+
+		printk(KERN_ERR "kma: no kernel memory allocator '%.16s' (choose one of: %s)\n",
+		       opts->kma, kma_names(names, sizeof(names), ", "));
+		return -KMM_EINVAL;
+	}
 	if (!opts->quiet) {
 		arch_kernel_image(&kernel_base, &kernel_size);
 		print_boot_log(kernel_size);
