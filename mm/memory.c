@@ -1117,33 +1117,40 @@ int mm_check(struct mm *mm)
  * (page->_pad counts them, zero again when we are done), and the zone
  * counters NR_ANON_MAPPED and NR_PAGETABLE against the sums.
  */
-struct check_all {
-	int pass;              /* 0: mm_check, 1: count entries, 2: compare */
-	unsigned long anon_pages, tables;
-	struct mm *mm;         /* is_first_user: the mm asked about */
-	struct task *t;        /* ... and its task */
-	bool seen;
+struct mm_list {
+	struct mm **mms;
+	unsigned int n, max;
 };
 
-static void find_earlier_user(struct task *t, void *arg)
+static void collect_mm(struct task *t, void *arg)
 {
-	struct check_all *c = arg;
+	struct mm_list *l = arg;
+	struct mm *mm = __atomic_load_n(&t->mm, __ATOMIC_ACQUIRE);
 
-	if (t == c->t)
-		c->t = NULL;   /* stop: everything after comes later */
-	else if (c->t && t->mm == c->mm)
-		c->seen = true;
+	if (!mm)
+		return;
+	for (unsigned int i = 0; i < l->n; i++)
+		if (l->mms[i] == mm)
+			return;
+	if (l->n == l->max)
+		panic("mm_rmap_check: more mms than tasks: tasks changed during the check");
+	l->mms[l->n++] = mm;
 }
+
+struct rmap_count {
+	bool compare;
+	unsigned long anon_pages;
+};
 
 static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 {
-	struct check_all *c = arg;
+	struct rmap_count *c = arg;
 	struct page *page;
 
 	if (pte_special(e))
 		return;
 	page = pfn_to_page(pte_pfn(e));
-	if (c->pass == 1) {
+	if (!c->compare) {
 		page->_pad++;
 		return;
 	}
@@ -1164,37 +1171,30 @@ static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 	}
 }
 
-static void check_task_mm(struct task *t, void *arg)
-{
-	struct check_all *c = arg;
-	unsigned long tables = 0;
-	struct mm *mm = t->mm;
-
-	if (!mm)
-		return;
-	c->mm = mm;
-	c->t = t;
-	c->seen = false;
-	task_for_each(find_earlier_user, c);
-	if (c->seen)
-		return;
-	if (c->pass == 0) {
-		vma_check(mm);
-		mm_check(mm);
-		c->tables += (unsigned long)atomic_load(&mm->pgtables_bytes) / PAGE_SIZE;
-		return;
-	}
-	for_each_pte(mm, pgd_table(mm), 3, 0, count_pte, c, &tables);
-}
-
 int mm_rmap_check(void)
 {
-	struct check_all c = { 0 };
-	unsigned long anon = 0, tables = 0;
+	struct mm_list l = { .max = task_count() + 1 };
+	struct rmap_count c = { 0 };
+	unsigned long anon = 0, tables = 0, mm_tables = 0;
 	struct zone *z;
 
-	for (c.pass = 0; c.pass < 3; c.pass++)
-		task_for_each(check_task_mm, &c);
+	l.mms = kcalloc(l.max, sizeof(*l.mms), GFP_KERNEL);
+	if (!l.mms)
+		return -KMM_ENOMEM;
+	task_for_each(collect_mm, &l);
+	for (unsigned int i = 0; i < l.n; i++) {
+		mm_check(l.mms[i]);
+		mm_tables += (unsigned long)atomic_load(&l.mms[i]->pgtables_bytes) / PAGE_SIZE;
+	}
+	for (int pass = 0; pass < 2; pass++) {
+		c.compare = pass == 1;
+		for (unsigned int i = 0; i < l.n; i++) {
+			unsigned long nt = 0;
+
+			for_each_pte(l.mms[i], pgd_table(l.mms[i]), 3, 0, count_pte, &c, &nt);
+		}
+	}
+	kfree(l.mms);
 	for_each_zone(z) {
 		anon += zone_page_state(z, NR_ANON_MAPPED);
 		tables += zone_page_state(z, NR_PAGETABLE);
@@ -1202,8 +1202,8 @@ int mm_rmap_check(void)
 	if (anon != c.anon_pages)
 		panic("mm_rmap_check: NR_ANON_MAPPED %lu but %lu private pages mapped", anon,
 		      c.anon_pages);
-	if (tables != c.tables)
+	if (tables != mm_tables)
 		panic("mm_rmap_check: NR_PAGETABLE %lu but the mms hold %lu table frames",
-		      tables, c.tables);
+		      tables, mm_tables);
 	return 0;
 }
