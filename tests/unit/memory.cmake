@@ -4,3 +4,4 @@
 # write-protects (TLB shootdown), also under ThreadSanitizer.
 set(MEMORY_UNIT ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 kmm_unit_test(memory ${MEMORY_UNIT}/test_memory.c)
+kmm_unit_test(memory_smp ${MEMORY_UNIT}/test_memory_smp.c CONCURRENT)
