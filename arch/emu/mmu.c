@@ -94,6 +94,7 @@ struct tlb_entry {
 struct mmu_cpu {
 	_Atomic(struct mm *) mm;     /* current mm; arch_mm_release may clear it */
 	uint64_t gen;                /* generation the entries are valid for (owner only) */
+	bool smp;                    /* the machine's mode, cached by mmu_enter (owner only) */
 	_Atomic uint64_t active;     /* SMP: generation of the access in progress; 0: none */
 	atomic_ulong hits, misses, faults, flushes_all, flushes_one, shootdowns;
 	struct tlb_entry tlb[TLB_ENTRIES];
@@ -144,6 +145,11 @@ static void tlb_flush_all(struct mmu_cpu *c)
  */
 static void mmu_enter(struct mmu_cpu *c, unsigned int cpu, struct mm *mm, bool smp)
 {
+	/*
+	 * A reboot always comes through here before the fast path can run
+	 * (generations are unique), so the cached mode is always this boot's.
+	 */
+	c->smp = smp;
 	if (unlikely(atomic_load_explicit(&c->mm, memory_order_relaxed) != mm)) {
 		atomic_fetch_or(&mm->context.cpumask, 1ULL << cpu);
 		atomic_store(&c->mm, mm);
@@ -361,7 +367,73 @@ static int xlate_span(struct access *a, uint64_t va, unsigned int size, uint32_t
 	}
 }
 
+/*
+ * The fast path of a single load or store: the task's mm is current, its
+ * generation unchanged, the page in the TLB with the needed rights, the
+ * access within one page. Returns the host address with the access open
+ * (SMP: c->active set), or NULL with nothing open: take the slow path.
+ */
+static inline __attribute__((always_inline)) char *
+fast_xlate(struct task *t, uint64_t va, unsigned int size, uint32_t need, struct mmu_cpu **cp)
+{
+	struct mmu_cpu *c;
+	struct tlb_entry *te;
+	struct mm *mm;
+	uint64_t g;
+
+	if (unlikely(!t || t->state == TASK_DEAD || !(mm = t->mm) ||
+		     (va & (PAGE_SIZE - 1)) + size > PAGE_SIZE))
+		return NULL;
+	c = &mmu_cpus[arch_this_cpu()];
+	if (unlikely(atomic_load_explicit(&c->mm, memory_order_relaxed) != mm))
+		return NULL;
+	if (c->smp) {
+		atomic_store(&c->active, c->gen);
+		g = atomic_load(&mm->context.tlb_gen);
+	} else {
+		g = atomic_load_explicit(&mm->context.tlb_gen, memory_order_relaxed);
+	}
+	te = &c->tlb[(va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)];
+	if (unlikely(g != c->gen || te->vpn != va >> PAGE_SHIFT || (te->perm & need) != need)) {
+		mmu_exit(c, c->smp);
+		return NULL;
+	}
+	stat_add(&c->hits, 1);
+	*cp = c;
+	return te->frame + (va & (PAGE_SIZE - 1));
+}
+
+static int emu_load_slow(struct task *t, uint64_t va, unsigned int size, uint64_t *val);
+static int emu_store_slow(struct task *t, uint64_t va, unsigned int size, uint64_t val);
+
 int emu_load(struct task *t, uint64_t va, unsigned int size, uint64_t *val)
+{
+	struct mmu_cpu *c;
+	char *p;
+
+	if (likely(valid_size(size) && val && (p = fast_xlate(t, va, size, TLB_READ, &c)))) {
+		*val = load_bytes(p, size);
+		mmu_exit(c, c->smp);
+		return 0;
+	}
+	return emu_load_slow(t, va, size, val);
+}
+
+int emu_store(struct task *t, uint64_t va, unsigned int size, uint64_t val)
+{
+	struct mmu_cpu *c;
+	char *p;
+
+	if (likely(valid_size(size) && (p = fast_xlate(t, va, size, TLB_READ | TLB_WRITE, &c)))) {
+		store_bytes(p, size, val);
+		mmu_exit(c, c->smp);
+		return 0;
+	}
+	return emu_store_slow(t, va, size, val);
+}
+
+static int __attribute__((noinline)) emu_load_slow(struct task *t, uint64_t va, unsigned int size,
+						   uint64_t *val)
 {
 	struct access a;
 	char *p1, *p2 = NULL;
@@ -387,7 +459,8 @@ int emu_load(struct task *t, uint64_t va, unsigned int size, uint64_t *val)
 	return 0;
 }
 
-int emu_store(struct task *t, uint64_t va, unsigned int size, uint64_t val)
+static int __attribute__((noinline)) emu_store_slow(struct task *t, uint64_t va, unsigned int size,
+						    uint64_t val)
 {
 	struct access a;
 	char *p1, *p2 = NULL;
