@@ -112,7 +112,9 @@ static inline void stat_add(atomic_ulong *c, unsigned long n)
 
 static inline bool smp_mode(void)
 {
-	return emu_config()->mode == EMU_SMP;
+	const struct emu_config *cfg = emu_config();
+
+	return cfg && cfg->mode == EMU_SMP;
 }
 
 /* mm's generation, giving it a unique base the first time it is seen. */
@@ -381,8 +383,8 @@ fast_xlate(struct task *t, uint64_t va, unsigned int size, uint32_t need, struct
 	struct mm *mm;
 	uint64_t g;
 
-	if (unlikely(!t || t->state == TASK_DEAD || !(mm = t->mm) ||
-		     (va & (PAGE_SIZE - 1)) + size > PAGE_SIZE))
+	/* A dead task has no mm (task_exit clears it). */
+	if (unlikely(!t || !(mm = t->mm) || (va & (PAGE_SIZE - 1)) + size > PAGE_SIZE))
 		return NULL;
 	c = &mmu_cpus[arch_this_cpu()];
 	if (unlikely(atomic_load_explicit(&c->mm, memory_order_relaxed) != mm))
