@@ -663,6 +663,71 @@ static void test_out_of_memory_fault_is_sigbus(void **state)
 	assert_all_back();
 }
 
+/*
+ * Fail the Nth page allocation of a fork, for every N until one succeeds:
+ * each failure returns -ENOMEM with the parent intact, and nothing leaks.
+ */
+static void test_fork_fails_cleanly_at_every_allocation(void **state)
+{
+	struct task *p = spawn(), *c = NULL;
+	uintptr_t a = map(p, 64 * PG, RW, PRIV), s = map(p, 8 * PG, RW, SHARED);
+	unsigned long nth;
+	int err = -1;
+
+	assert_int_equal(emu_fill_user(p, a, 7, 64 * PG), 0);
+	assert_int_equal(emu_fill_user(p, s, 8, 8 * PG), 0);
+	map_at(p, 0x200000000000UL, PG, RW, PRIV | KMM_MAP_FIXED);
+	st(p, 0x200000000000UL, 9);   /* tables of their own, far away */
+	for (nth = 1; nth < 1000 && err; nth++) {
+		fault_attr_configure(&fail_page_alloc, nth, 0, 0);
+		err = task_fork(p, &c);
+		fault_attr_configure(&fail_page_alloc, 0, 0, 0);
+		if (err) {
+			assert_int_equal(err, -KMM_ENOMEM);
+			check_all();
+			assert_int_equal(ld(p, a + 63 * PG), 0x0707070707070707ULL);
+		}
+	}
+	assert_int_equal(err, 0);
+	assert_true(nth > 4);   /* it did fail at the table allocations first */
+	st(c, a, 1);
+	assert_int_equal(ld(p, a), 0x0707070707070707ULL);
+	assert_int_equal(ld(c, s), 0x0808080808080808ULL);
+	check_all();
+	finish(c);
+	finish(p);
+	assert_all_back();
+}
+
+/* The same for a write fault that needs three tables and a page. */
+static void test_fault_fails_cleanly_at_every_allocation(void **state)
+{
+	uintptr_t a = 0x300000000000UL;
+	unsigned long nth;
+	int err = -1;
+
+	for (nth = 1; nth < 100 && err; nth++) {
+		struct task *t = spawn();
+
+		map_at(t, a, PG, RW, PRIV | KMM_MAP_FIXED);
+		fault_attr_configure(&fail_page_alloc, nth, 0, 0);
+		err = emu_store(t, a, 8, 1);
+		fault_attr_configure(&fail_page_alloc, 0, 0, 0);
+		if (err) {
+			assert_int_equal(err, -KMM_EFAULT);
+			assert_killed(t, KMM_SIGBUS, KMM_BUS_ADRERR, a);
+			task_release(t);
+		} else {
+			assert_int_equal(ld(t, a), 1);
+			check_all();
+			finish(t);
+		}
+		assert_all_back();
+	}
+	assert_int_equal(err, 0);
+	assert_true(nth > 4);   /* PDPT, PD, PT, then the page failed in turn */
+}
+
 /* ---- The MMU ---- */
 
 static void test_accessed_and_dirty_bits(void **state)
@@ -805,6 +870,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_store_across_pages_is_all_or_nothing, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_stack_grows_down, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_memory_fault_is_sigbus, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_fork_fails_cleanly_at_every_allocation, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_fault_fails_cleanly_at_every_allocation, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_accessed_and_dirty_bits, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_entry_until_flush, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_switching_mms_and_lazy_flush_of_other_cpus, setup, th_teardown),
