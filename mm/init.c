@@ -139,6 +139,13 @@ int mm_init(const struct kmm_boot_options *opts)
 	err = kma_boot();
 	if (err)
 		return err;
+	if (kma_select(opts->kma[0] ? opts->kma : "slab")) {
+		char names[96];
+
+		printk(KERN_ERR "kma: no kernel memory allocator '%.16s' (choose one of: %s)\n",
+		       opts->kma, kma_names(names, sizeof(names), ", "));
+		return -KMM_EINVAL;
+	}
 	err = mm_task_init();
 	if (err)
 		return err;

@@ -12,12 +12,19 @@
  * owners of those pages, so no size header precedes any object. Anything
  * else (a tail page, a page the allocator never gave kmalloc) is a bug in
  * the caller, and panics.
+ *
+ * With another kernel memory allocator selected for the machine (--kma,
+ * include/kmm/kma.h), kmalloc goes to it: one predictable branch on
+ * kma_dispatch here, and none in kfree, whose slab path tests PG_slab
+ * first as before — a block of another design is in neither a slab page
+ * nor a compound block, and only then is the dispatch asked.
  */
 #include <kmm/page_alloc.h>
 #include <kmm/printk.h>
 #include <kmm/slab.h>
 #include <kmm/string.h>
 
+#include "kma/kma_internal.h"
 #include "slab_internal.h"
 
 static const size_t kmalloc_sizes[KMALLOC_NR_CACHES] = {
@@ -30,6 +37,7 @@ static const char *const kmalloc_names[KMALLOC_NR_CACHES] = {
 };
 
 static struct kmem_cache *kmalloc_caches[KMALLOC_NR_CACHES];
+static unsigned long large_frames;     /* frames of large blocks (atomic) */
 
 /*
  * The class of sizes up to 192, by (size - 1) / 8: one table load instead
@@ -69,6 +77,7 @@ int kmalloc_init(void)
 {
 	for (unsigned int i = 0; i < KMALLOC_NR_CACHES; i++)
 		kmalloc_caches[i] = NULL;
+	__atomic_store_n(&large_frames, 0UL, __ATOMIC_RELAXED);
 	/* Ascending: the large classes keep their slab descriptors in small ones. */
 	for (unsigned int i = 0; i < KMALLOC_NR_CACHES; i++) {
 		size_t size = kmalloc_sizes[i];
@@ -99,16 +108,49 @@ static void *kmalloc_large(size_t size, gfp_t gfp)
 	if (size > KMALLOC_MAX_SIZE)
 		return NULL;
 	page = alloc_pages(gfp | __GFP_COMP, size_order(size));
-	return page ? page_address(page) : NULL;
+	if (!page)
+		return NULL;
+	__atomic_fetch_add(&large_frames, 1UL << size_order(size), __ATOMIC_RELAXED);
+	kma_count_frames(&kma_slab_ops, 1L << size_order(size));
+	return page_address(page);
+}
+
+static void kfree_large(struct page *page)
+{
+	unsigned int order = page->compound_order;
+
+	__atomic_fetch_sub(&large_frames, 1UL << order, __ATOMIC_RELAXED);
+	kma_count_frames(&kma_slab_ops, -(1L << order));
+	__free_pages(page, order);
+}
+
+unsigned long kmalloc_large_frames(void)
+{
+	return __atomic_load_n(&large_frames, __ATOMIC_RELAXED);
+}
+
+/* kmalloc on the slab allocator, whatever the machine's KMA. */
+static inline __attribute__((always_inline)) void *__kmalloc(size_t size, gfp_t gfp)
+{
+	if (likely(size <= KMALLOC_MAX_CACHE_SIZE))
+		return slab_cache_alloc(kmalloc_caches[kmalloc_index(size)], gfp);
+	return kmalloc_large(size, gfp);
 }
 
 void *kmalloc(size_t size, gfp_t gfp)
 {
 	if (unlikely(!size))
 		return ZERO_SIZE_PTR;
-	if (likely(size <= KMALLOC_MAX_CACHE_SIZE))
-		return kmem_cache_alloc(kmalloc_caches[kmalloc_index(size)], gfp);
-	return kmalloc_large(size, gfp);
+	if (unlikely(kma_dispatching()))
+		return kma_kmalloc(size, gfp);
+	return __kmalloc(size, gfp);
+}
+
+void *slab_kmalloc(size_t size, gfp_t gfp)
+{
+	if (unlikely(!size))
+		return ZERO_SIZE_PTR;
+	return __kmalloc(size, gfp);
 }
 
 void *kzalloc(size_t size, gfp_t gfp)
@@ -125,23 +167,28 @@ void *kcalloc(size_t n, size_t size, gfp_t gfp)
 	return kzalloc(bytes, gfp);
 }
 
-/* The page of a kmalloc pointer, checked; who names the caller. */
+/* The page of an address of the machine's memory; who names the caller. */
 static struct page *kmalloc_page(const void *p, const char *who)
 {
 	uintptr_t a = (uintptr_t)p;
-	struct page *page;
 
 	if (a < arch_direct_map_base ||
 	    !pfn_valid(PHYS_PFN((phys_addr_t)(a - arch_direct_map_base))))
 		panic("%s: %p is not an address of the machine's memory", who, p);
-	page = virt_to_page(p);
-	if (page_flag(page, PG_slab))
-		return page;
-	if (page_flag(page, PG_head) && ((a & ~PAGE_MASK) == 0))
-		return page;
-	panic("%s: %p was not returned by kmalloc", who, p);
+	return virt_to_page(p);
 }
 
+/* The first page of a large kmalloc block (a compound head, p its start). */
+static inline bool large_block(const struct page *page, const void *p)
+{
+	return page_flag(page, PG_head) && ((uintptr_t)p & ~PAGE_MASK) == 0;
+}
+
+/*
+ * With dispatch, a page that is neither slab nor compound head is the
+ * selected design's, which checks the pointer itself; without, it is the
+ * caller's bug.
+ */
 void kfree(const void *p)
 {
 	struct page *page;
@@ -149,13 +196,38 @@ void kfree(const void *p)
 	if (unlikely(ZERO_OR_NULL_PTR(p)))
 		return;
 	page = kmalloc_page(p, "kfree");
-	if (likely(page_flag(page, PG_slab)))
-		kmem_cache_free(page->slab_cache, (void *)p);
-	else
-		__free_pages(page, page->compound_order);
+	if (likely(page_flag(page, PG_slab))) {
+		if (unlikely(kma_dispatching()))
+			kma_trace('f', p, 0);
+		slab_cache_free(page->slab_cache, (void *)p);
+	} else if (large_block(page, p)) {
+		if (kma_dispatching())
+			kma_trace('f', p, 0);
+		kfree_large(page);
+	} else if (kma_dispatching()) {
+		kma_kfree(p);
+	} else {
+		panic("kfree: %p was not returned by kmalloc", p);
+	}
 }
 
-size_t ksize(const void *p)
+void slab_kfree(const void *p)
+{
+	struct page *page;
+
+	if (unlikely(ZERO_OR_NULL_PTR(p)))
+		return;
+	page = kmalloc_page(p, "kfree");
+	if (likely(page_flag(page, PG_slab)))
+		slab_cache_free(page->slab_cache, (void *)p);
+	else if (large_block(page, p))
+		kfree_large(page);
+	else
+		panic("kfree: %p was not returned by kmalloc", p);
+}
+
+/* dispatch: whether a block of the selected design may be asked about. */
+static size_t ksize_of(const void *p, bool dispatch)
 {
 	struct page *page;
 
@@ -164,7 +236,21 @@ size_t ksize(const void *p)
 	page = kmalloc_page(p, "ksize");
 	if (page_flag(page, PG_slab))
 		return kmem_cache_size(page->slab_cache);
-	return PAGE_SIZE << page->compound_order;
+	if (large_block(page, p))
+		return PAGE_SIZE << page->compound_order;
+	if (dispatch && kma_dispatching())
+		return kma_ksize(p);
+	panic("ksize: %p was not returned by kmalloc", p);
+}
+
+size_t ksize(const void *p)
+{
+	return ksize_of(p, true);
+}
+
+size_t slab_ksize(const void *p)
+{
+	return ksize_of(p, false);
 }
 
 void *krealloc(const void *p, size_t new_size, gfp_t gfp)

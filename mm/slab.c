@@ -132,6 +132,7 @@
 
 #include <stdatomic.h>
 
+#include "kma/kma_internal.h"
 #include "slab_internal.h"
 
 /* ---- Data structures ---- */
@@ -199,6 +200,10 @@ struct kmem_cpu_cache {
 	int magsize;                     /* rounds of a full magazine */
 	struct kmem_magazine *loaded;
 	struct kmem_magazine *previous;
+	/* Objects this CPU allocated from another KMA (--kma) minus those it
+	   freed to it; the sum over CPUs is what the cache has outstanding
+	   there. Written by this CPU only (relaxed), read by summing. */
+	long kma_live;
 } __attribute__((aligned(KMEM_CACHE_LINE)));
 
 struct kmem_cache {
@@ -442,13 +447,15 @@ static struct slab *cache_grow(struct kmem_cache *cp, gfp_t gfp)
 	page = alloc_pages(page_gfp, cp->order);
 	if (!page)
 		return NULL;
+	kma_count_frames(&kma_slab_ops, npages);
 	addr = page_address(page);
 	colour = atomic_fetch_add_explicit(&cp->colour_next, 1, memory_order_relaxed) %
 		 cp->colours;
 	if (cp->flags & CFLGS_OFF_SLAB) {
-		sp = kmalloc(cp->mgmt_size, gfp & ~(__GFP_ZERO | __GFP_COMP | GFP_ZONEMASK |
-						     GFP_MOVABLE_MASK));
+		sp = slab_kmalloc(cp->mgmt_size, gfp & ~(__GFP_ZERO | __GFP_COMP | GFP_ZONEMASK |
+							  GFP_MOVABLE_MASK));
 		if (!sp) {
+			kma_count_frames(&kma_slab_ops, -(long)npages);
 			__free_pages(page, cp->order);
 			return NULL;
 		}
@@ -506,6 +513,7 @@ static void slab_destroy(struct kmem_cache *cp, struct slab *sp)
 			debug_free(dcp, desc);
 		slab_free_batch(dcp, &desc, 1);
 	}
+	kma_count_frames(&kma_slab_ops, -(1L << cp->order));
 	__free_pages(page, cp->order);
 }
 
@@ -691,7 +699,7 @@ static void magazine_destroy(struct kmem_cache *cp, struct kmem_magazine *mp,
 		return;
 	if (rounds > 0)
 		slab_free_batch(cp, mp->rounds, (unsigned int)rounds);
-	kmem_cache_free(magtype_of(magsize)->cache, mp);
+	slab_cache_free(magtype_of(magsize)->cache, mp);
 }
 
 /* ---- The CPU layer: allocation and free ---- */
@@ -787,13 +795,13 @@ cpu_free_slow(struct kmem_cache *cp, struct kmem_cpu_cache *cc, void *obj)
 			if (!mcp)
 				break;
 			spin_unlock(&cc->lock);
-			emp = kmem_cache_alloc(mcp, GFP_NOWAIT | __GFP_NOWARN);
+			emp = slab_cache_alloc(mcp, GFP_NOWAIT | __GFP_NOWARN);
 			spin_lock(&cc->lock);
 			if (!emp)
 				break;
 			if (cc->magsize != magsize) {
 				spin_unlock(&cc->lock);
-				kmem_cache_free(mcp, emp);
+				slab_cache_free(mcp, emp);
 				spin_lock(&cc->lock);
 				continue;
 			}
@@ -804,7 +812,9 @@ cpu_free_slow(struct kmem_cache *cp, struct kmem_cpu_cache *cc, void *obj)
 	slab_free_batch(cp, &obj, 1);
 }
 
-void *kmem_cache_alloc(struct kmem_cache *cp, gfp_t gfp)
+/* The slab allocator's own path: the magazine fast path, then the slow one. */
+static inline __attribute__((always_inline)) void *cache_alloc(struct kmem_cache *cp,
+								gfp_t gfp)
 {
 	struct kmem_cpu_cache *cc = &cp->cpu[arch_this_cpu()];
 	void *obj;
@@ -825,12 +835,11 @@ void *kmem_cache_alloc(struct kmem_cache *cp, gfp_t gfp)
 	return obj;
 }
 
-void kmem_cache_free(struct kmem_cache *cp, void *obj)
+static inline __attribute__((always_inline)) void cache_free(struct kmem_cache *cp,
+							      void *obj)
 {
 	struct kmem_cpu_cache *cc;
 
-	if (unlikely(!obj))
-		return;
 	if (unlikely(cp->flags & KMEM_DEBUG_ANY))
 		debug_free(cp, obj);
 	cc = &cp->cpu[arch_this_cpu()];
@@ -841,6 +850,99 @@ void kmem_cache_free(struct kmem_cache *cp, void *obj)
 		return;
 	}
 	cpu_free_slow(cp, cc, obj);
+}
+
+/*
+ * The machine-wide dispatch (--kma, include/kmm/kma.h): with another design
+ * selected, a cache's objects are object_size bytes at its alignment from
+ * that design, and the constructor runs at every allocation since the
+ * design keeps no constructed objects; the debug flags (red zones,
+ * poisoning, free checks) are the slab layer's and do not apply. With the
+ * allocation trace on, the machine stays on slab and each call is
+ * recorded. The slab allocator's own bookkeeping (cache descriptors,
+ * magazines, off-slab slab descriptors) always stays on slab.
+ */
+static void kma_live_add(struct kmem_cache *cp, long delta)
+{
+	long *live = &cp->cpu[arch_this_cpu()].kma_live;
+
+	__atomic_store_n(live, __atomic_load_n(live, __ATOMIC_RELAXED) + delta,
+			 __ATOMIC_RELAXED);
+}
+
+static long kma_live_sum(struct kmem_cache *cp)
+{
+	long live = 0;
+
+	for (unsigned int c = 0; c < arch_nr_cpus(); c++)
+		live += __atomic_load_n(&cp->cpu[c].kma_live, __ATOMIC_RELAXED);
+	return live;
+}
+
+static void *__attribute__((noinline)) cache_alloc_dispatch(struct kmem_cache *cp, gfp_t gfp)
+{
+	void *obj;
+
+	if (kma_current == &kma_slab_ops) {
+		obj = cache_alloc(cp, gfp);
+		if (obj)
+			kma_trace('c', obj, cp->object_size);
+		return obj;
+	}
+	obj = kma_obj_alloc(cp->object_size, cp->align, gfp & ~__GFP_ZERO);
+	if (unlikely(!obj)) {
+		atomic_fetch_add_explicit(&cp->alloc_fail, 1, memory_order_relaxed);
+		return NULL;
+	}
+	kma_live_add(cp, 1);
+	if (cp->ctor) {
+		cp->ctor(obj);
+		atomic_fetch_add_explicit(&cp->ctor_calls, 1, memory_order_relaxed);
+	}
+	if (gfp & __GFP_ZERO)
+		memset(obj, 0, cp->object_size);
+	return obj;
+}
+
+/* Objects in slab pages (allocated before the switch, or the trace is on)
+   go back to their slab; the others to the design. */
+static void __attribute__((noinline)) cache_free_dispatch(struct kmem_cache *cp, void *obj)
+{
+	if (page_flag(virt_to_page(obj), PG_slab)) {
+		kma_trace('f', obj, cp->object_size);
+		cache_free(cp, obj);
+		return;
+	}
+	kma_obj_free(obj, cp->object_size, cp->align);
+	kma_live_add(cp, -1);
+}
+
+void *kmem_cache_alloc(struct kmem_cache *cp, gfp_t gfp)
+{
+	if (unlikely(kma_dispatching()))
+		return cache_alloc_dispatch(cp, gfp);
+	return cache_alloc(cp, gfp);
+}
+
+void kmem_cache_free(struct kmem_cache *cp, void *obj)
+{
+	if (unlikely(!obj))
+		return;
+	if (unlikely(kma_dispatching()))
+		cache_free_dispatch(cp, obj);
+	else
+		cache_free(cp, obj);
+}
+
+void *slab_cache_alloc(struct kmem_cache *cp, gfp_t gfp)
+{
+	return cache_alloc(cp, gfp);
+}
+
+void slab_cache_free(struct kmem_cache *cp, void *obj)
+{
+	if (obj)
+		cache_free(cp, obj);
 }
 
 /* ---- Flushing magazines ---- */
@@ -1048,11 +1150,11 @@ struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align
 	if (!create_args_ok(name, size, align, flags))
 		goto fail;
 	flags |= kmem_debug_flags & SLAB_DEBUG;
-	cp = kmem_cache_alloc(kmem_cache_cache, GFP_KERNEL);
+	cp = slab_cache_alloc(kmem_cache_cache, GFP_KERNEL);
 	if (!cp)
 		goto fail;
 	if (!cache_setup(cp, name, size, align, flags, ctor)) {
-		kmem_cache_free(kmem_cache_cache, cp);
+		slab_cache_free(kmem_cache_cache, cp);
 		goto fail;
 	}
 	cache_link(cp);
@@ -1134,16 +1236,33 @@ int kmem_cache_destroy(struct kmem_cache *cp)
 		mutex_unlock(&kmem_cache_lock);
 		return -KMM_EBUSY;
 	}
+	active = (unsigned long)kma_live_sum(cp);
+	if (active) {
+		/* The design keeps no list of a cache's objects: the count is all
+		   there is to report. */
+		printk(KERN_ERR "kmem_cache_destroy %s: %lu object%s still allocated from "
+		       "the %s allocator (--kma); the cache is kept\n", cp->name, active,
+		       active == 1 ? "" : "s", kma_current ? kma_current->name : "?");
+		mutex_unlock(&kmem_cache_lock);
+		return -KMM_EBUSY;
+	}
 	list_del(&cp->next);
 	mutex_unlock(&kmem_cache_lock);
-	kmem_cache_free(kmem_cache_cache, cp);
+	slab_cache_free(kmem_cache_cache, cp);
 	return 0;
 }
 
 unsigned long kmem_cache_shrink(struct kmem_cache *cp)
 {
+	unsigned long pages;
+
 	magazines_flush(cp, false);
-	return slab_reap_free(cp);
+	pages = slab_reap_free(cp);
+	/* Under another design the cache has nothing of its own to give back:
+	   that design's frames are shrunk instead. */
+	if (kma_dispatching() && kma_current != &kma_slab_ops)
+		pages += kma_shrink(kma_current);
+	return pages;
 }
 
 const char *kmem_cache_name(const struct kmem_cache *cp)
@@ -1358,6 +1477,16 @@ static unsigned long kmem_reap_all(void)
 	return pages;
 }
 
+unsigned long kmem_cache_reap_all(void)
+{
+	unsigned long pages;
+
+	mutex_lock(&kmem_cache_lock);
+	pages = kmem_reap_all();
+	mutex_unlock(&kmem_cache_lock);
+	return pages;
+}
+
 /* Frees everything the count promised, whatever nr_to_scan (a shrink of
    the slab allocator is cheap and all-or-nothing per cache). */
 static unsigned long slab_shrink_scan(struct shrinker *s, struct shrink_control *sc)
@@ -1427,11 +1556,15 @@ static void slabinfo_row(struct kmem_cache *cp, void *arg)
 {
 	struct seq_buf *s = arg;
 	struct kmem_cache_info i;
+	unsigned long bypassed;
 
 	kmem_cache_get_info(cp, &i);
+	/* Objects a bypassed cache has outstanding in another design count as
+	   active (and existing) objects of the cache, so leaks still show. */
+	bypassed = (unsigned long)MAX(kma_live_sum(cp), 0L);
 	seq_printf(s, "%-17s %6lu %6lu %6zu %4u %4u : tunables %4u %4u %4u : "
 		   "slabdata %6lu %6lu %6lu\n",
-		   i.name, i.active_objs, i.num_objs, i.buffer_size, i.objs_per_slab,
+		   i.name, i.active_objs + bypassed, i.num_objs + bypassed, i.buffer_size, i.objs_per_slab,
 		   i.pages_per_slab, i.magazine_size, i.magazine_size, 0u,
 		   i.slabs_full + i.slabs_partial,
 		   i.slabs_full + i.slabs_partial + i.slabs_free,
@@ -1450,6 +1583,10 @@ void slabinfo_show(struct seq_buf *s, long arg)
 	seq_puts(s, "# name            <active_objs> <num_objs> <objsize> <objperslab> "
 		    "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : "
 		    "slabdata <active_slabs> <num_slabs> <sharedavail>\n");
+	if (kma_dispatching() && kma_current != &kma_slab_ops)
+		seq_printf(s, "# caches bypassed: objects come from the %s allocator (--kma %s, "
+			   "see kmainfo); active_objs counts them, slabs hold none\n",
+			   kma_current->name, kma_current->name);
 	kmem_cache_for_each(slabinfo_row, s);
 }
 

@@ -10,7 +10,7 @@
  *   mk     4.3BSD's McKusick-Karels allocator: no headers, sizes per page
  *   zone   Mach's zone allocator (kalloc over zones) with its garbage collector
  *   dynix  McKenney & Slingwine's per-CPU caches in front of a global pool
- *   slab   Bonwick's slab allocator (mm/slab.c), registered by it when present
+ *   slab   Bonwick's slab allocator: kmalloc (mm/slab.c) seen as a KMA (mm/kma/slab.c)
  *
  * Every allocator draws its frames from alloc_pages and reports the same
  * statistics, kept by the registry (mm/kma/kma.c) around each call, so that
@@ -18,10 +18,20 @@
  * free: the resource map needs it, and the others check it where they can.
  *
  * Lifecycle: the allocators keep their state in globals, as a kernel does;
- * kma_boot() resets and initializes all of them, and must run once after
- * every mm_init (the tests and benchmarks call it; mm_init will when the
- * machine-wide --kma switch lands). Lock order: an allocator's own locks
+ * mm_init calls kma_boot(), which resets and initializes all of them, then
+ * kma_select(the --kma boot option). Lock order: an allocator's own locks
  * (per-CPU cache, then global) before the page allocator's.
+ *
+ * The machine-wide switch (docs/kma.md, "The machine on another allocator"):
+ * with a design other than slab selected, kmalloc, kzalloc, krealloc, ksize,
+ * kfree, kmem_cache_alloc and kmem_cache_free all come here (one predictable
+ * branch on kma_dispatch in each slab fast path). kfree has only a pointer:
+ * a design that records the request (p2's header) frees with it; one that
+ * can tell the block's usable size (buddy, mk, zone, dynix) frees with that
+ * and counts the kmalloc request as that size; one that can tell neither
+ * (rmap) gets a 16-byte header in front of each kmalloc block. Object caches
+ * allocate object_size at the cache's alignment from the design, and run
+ * the constructor at every allocation.
  */
 #ifndef KMM_KMA_H
 #define KMM_KMA_H
@@ -113,6 +123,9 @@ struct kma_ops {
 	void (*free)(void *ptr, size_t size);
 	/* Bytes usable at ptr (>= the request); NULL if the design cannot tell. */
 	size_t (*usable_size)(const void *ptr);
+	/* The size ptr was allocated with, where the design records it (p2's
+	   header); NULL otherwise. */
+	size_t (*request_size)(const void *ptr);
 	/* Bytes the design sets aside for a request of size: rounding, headers. */
 	size_t (*footprint)(size_t size);
 	/* Gives back every frame it can now; returns the number of frames. */
@@ -140,14 +153,35 @@ unsigned int kma_count(void);
 const struct kma_ops *kma_at(unsigned int i);
 
 /*
- * The machine-wide allocator: kmalloc dispatches to it when it is not the
- * slab allocator. NULL until kma_select (kmalloc then uses slab).
- * kma_select returns 0 or -KMM_ENOENT (no such allocator registered).
+ * The machine-wide allocator. kma_current is the selected design (NULL or
+ * slab: the slab allocator). kma_dispatch is true when kmalloc and the
+ * object caches must go through the registry: a design other than slab is
+ * selected, or the allocation trace is on. Both are set at boot only (a
+ * design cannot take over blocks another one handed out); read them with
+ * kma_dispatching().
+ *
+ * kma_select returns 0, or -KMM_ENOENT when no allocator has that name.
  */
 extern const struct kma_ops *kma_current;
+extern bool kma_dispatch;
 int kma_select(const char *name);
 
-/* Resets every allocator and its statistics; after every mm_init. */
+static inline bool kma_dispatching(void)
+{
+	/* Relaxed: a plain load, but one ThreadSanitizer knows is shared. */
+	return __atomic_load_n(&kma_dispatch, __ATOMIC_RELAXED);
+}
+
+/* The names of every registered allocator, separated by sep, into buf
+   (for messages); returns buf. */
+char *kma_names(char *buf, size_t len, const char *sep);
+
+/*
+ * Resets every allocator and its statistics, and the selection to slab:
+ * at boot (mm_init), or on a machine still on slab (tests and benchmarks
+ * that want fresh statistics). Never on a machine dispatching to another
+ * design: its blocks would be forgotten.
+ */
 int kma_boot(void);
 
 /*
@@ -176,6 +210,37 @@ void kma_put_pages(const struct kma_ops *k, struct page *page, unsigned int orde
 /* The view: one row per allocator that has been used since boot. */
 void kmainfo_show(struct seq_buf *s, long arg);
 
+/* ---- The machine-wide dispatch (called by mm/kmalloc.c and mm/slab.c) ---- */
+
+/* kmalloc, kfree and ksize on kma_current (kfree/ksize of a block that is
+   neither a slab object nor a large kmalloc block). */
+void *kma_kmalloc(size_t size, gfp_t gfp);
+void kma_kfree(const void *p);
+size_t kma_ksize(const void *p);
+/*
+ * An object of size bytes aligned to align (a power of two) from
+ * kma_current, for an object cache; freed with the same size and align.
+ * Where the design's own alignment falls short, a power-of-two request
+ * (designs with natural alignment) or an over-allocation with a pointer
+ * back to the block (the others) makes up the difference.
+ */
+void *kma_obj_alloc(size_t size, size_t align, gfp_t gfp);
+void kma_obj_free(void *obj, size_t size, size_t align);
+
+/*
+ * The allocation trace (off by default): when a hook is set with
+ * kma_trace_start, the machine dispatches through the registry, and every
+ * kmalloc ('k', the request size), object-cache allocation ('c', the
+ * object size) and free ('f') of the machine calls the hook. kmm's tools
+ * record kmm's own allocations this way (bench/kma-kernelmix.trace).
+ * kma_trace_start fails with -KMM_EBUSY when another design than slab is
+ * selected (the trace records the slab machine).
+ */
+typedef void (*kma_trace_fn)(char op, const void *p, size_t size);
+int kma_trace_start(kma_trace_fn fn);
+void kma_trace_stop(void);
+void kma_trace(char op, const void *p, size_t size);
+
 /* The built-in designs (mm/kma/). */
 extern const struct kma_ops kma_buddy_ops;
 extern const struct kma_ops kma_rmap_ops;
@@ -183,5 +248,6 @@ extern const struct kma_ops kma_p2_ops;
 extern const struct kma_ops kma_mk_ops;
 extern const struct kma_ops kma_zone_ops;
 extern const struct kma_ops kma_dynix_ops;
+extern const struct kma_ops kma_slab_ops;   /* mm/kma/slab.c: kmalloc as a KMA */
 
 #endif

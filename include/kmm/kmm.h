@@ -15,6 +15,10 @@ struct kmm_boot_options {
 	bool pcp_lists;                  /* per-CPU page lists (default on; off
 					    measures the buddy lists alone) */
 	bool quiet;                      /* no boot log on the console */
+	/* The kernel memory allocator every kmalloc and object cache of the
+	   machine uses: a name of include/kmm/kma.h ("slab", "buddy", "rmap",
+	   "p2", "mk", "zone", "dynix"); empty means slab. */
+	char kma[16];
 };
 
 void kmm_boot_options_default(struct kmm_boot_options *opts);

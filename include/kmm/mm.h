@@ -356,6 +356,13 @@ pteval_t vm_get_page_prot(unsigned long vm_flags);
 int mm_check(struct mm *mm);
 /* Every task's mm checked, and every mapped frame accounted for. */
 int task_check_all(void);
+/*
+ * Across every mm of every task (mm/memory.c): each mapped page's _mapcount
+ * and _refcount equal the entries that map it in all page tables, and the
+ * zone counters NR_ANON_MAPPED and NR_PAGETABLE equal the sums. Valid when
+ * every mm belongs to a task and none is changing (tests, kmm --check).
+ */
+int mm_rmap_check(void);
 
 /* ---- The arch side (arch.h declares the TLB functions) ---- */
 

@@ -21,13 +21,16 @@
 
 #include "kma_internal.h"
 
+/* slab first: the machine's default, and the first row of every table. */
 static const struct kma_ops *kma_table[KMA_MAX] = {
-	&kma_buddy_ops, &kma_rmap_ops, &kma_p2_ops,
-	&kma_mk_ops,    &kma_zone_ops, &kma_dynix_ops,
+	&kma_slab_ops, &kma_buddy_ops, &kma_rmap_ops, &kma_p2_ops,
+	&kma_mk_ops,   &kma_zone_ops,  &kma_dynix_ops,
 };
-static unsigned int kma_nr = 6;
+static unsigned int kma_nr = 7;
 
 const struct kma_ops *kma_current;
+bool kma_dispatch;
+static kma_trace_fn kma_trace_hook;
 
 /* ---- The registry ---- */
 
@@ -62,6 +65,14 @@ const struct kma_ops *kma_at(unsigned int i)
 	return i < kma_nr ? kma_table[i] : NULL;
 }
 
+static void dispatch_update(void)
+{
+	bool on = (kma_current && kma_current != &kma_slab_ops) ||
+		  __atomic_load_n(&kma_trace_hook, __ATOMIC_RELAXED);
+
+	__atomic_store_n(&kma_dispatch, on, __ATOMIC_RELAXED);
+}
+
 int kma_select(const char *name)
 {
 	const struct kma_ops *k = kma_find(name);
@@ -69,11 +80,31 @@ int kma_select(const char *name)
 	if (!k)
 		return -KMM_ENOENT;
 	kma_current = k;
+	dispatch_update();
 	return 0;
+}
+
+char *kma_names(char *buf, size_t len, const char *sep)
+{
+	size_t n = 0;
+
+	if (!len)
+		return buf;
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < kma_nr && n + 1 < len; i++) {
+		if (i)
+			n += kmm_strlcpy(buf + n, sep, len - n);
+		if (n + 1 < len)
+			n += kmm_strlcpy(buf + n, kma_table[i]->name, len - n);
+	}
+	return buf;
 }
 
 int kma_boot(void)
 {
+	kma_current = &kma_slab_ops;
+	__atomic_store_n(&kma_trace_hook, NULL, __ATOMIC_RELAXED);
+	dispatch_update();
 	for (unsigned int i = 0; i < kma_nr; i++) {
 		const struct kma_ops *k = kma_table[i];
 		int err;
@@ -102,10 +133,10 @@ static inline unsigned int kma_class_of(size_t size)
 	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (delta), \
 			 __ATOMIC_RELAXED)
 
-static void count_alloc(const struct kma_ops *k, size_t size)
+/* size: the bytes asked for; fp: what the design set aside for them. */
+static void count_alloc(const struct kma_ops *k, size_t size, long fp)
 {
 	struct kma_cpu_stats *row = &k->state->cpu[arch_this_cpu()];
-	long fp = (long)k->footprint(size);
 	unsigned int c = kma_class_of(size);
 
 	ROW_ADD(row->allocs, 1UL);
@@ -118,10 +149,9 @@ static void count_alloc(const struct kma_ops *k, size_t size)
 	ROW_ADD(row->class_footprint[c], fp);
 }
 
-static void count_free(const struct kma_ops *k, size_t size)
+static void count_free(const struct kma_ops *k, size_t size, long fp)
 {
 	struct kma_cpu_stats *row = &k->state->cpu[arch_this_cpu()];
-	long fp = (long)k->footprint(size);
 	unsigned int c = kma_class_of(size);
 
 	ROW_ADD(row->frees, 1UL);
@@ -144,7 +174,7 @@ void *kma_alloc(const struct kma_ops *k, size_t size, gfp_t gfp)
 	}
 	if (gfp & __GFP_ZERO)
 		memset(p, 0, size);
-	count_alloc(k, size);
+	count_alloc(k, size, (long)k->footprint(size));
 	return p;
 }
 
@@ -155,7 +185,7 @@ void kma_free(const struct kma_ops *k, void *ptr, size_t size)
 	if (unlikely(!size || size > k->max_size))
 		panic("kma %s: free of %p with impossible size %zu", k->name, ptr, size);
 	k->free(ptr, size);
-	count_free(k, size);
+	count_free(k, size, (long)k->footprint(size));
 }
 
 unsigned long kma_shrink(const struct kma_ops *k)
@@ -232,30 +262,38 @@ void kma_get_stats(const struct kma_ops *k, struct kma_stats *st)
 
 /* ---- Frames ---- */
 
-struct page *kma_get_pages(const struct kma_ops *k, gfp_t gfp, unsigned int order)
+void kma_count_frames(const struct kma_ops *k, long delta)
 {
 	struct kma_state *s = k->state;
-	struct page *page = alloc_pages(kma_page_gfp(gfp), order);
 	long held, peak;
 
-	if (!page)
-		return NULL;
-	__atomic_fetch_add(&s->pages_taken, 1UL << order, __ATOMIC_RELAXED);
-	held = __atomic_add_fetch(&s->pages_held, 1L << order, __ATOMIC_RELAXED);
+	if (delta < 0) {
+		__atomic_fetch_add(&s->pages_returned, (unsigned long)-delta, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&s->pages_held, -delta, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_fetch_add(&s->pages_taken, (unsigned long)delta, __ATOMIC_RELAXED);
+	held = __atomic_add_fetch(&s->pages_held, delta, __ATOMIC_RELAXED);
 	peak = __atomic_load_n(&s->pages_held_peak, __ATOMIC_RELAXED);
 	while (held > peak &&
 	       !__atomic_compare_exchange_n(&s->pages_held_peak, &peak, held, true,
 					    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		;
+}
+
+struct page *kma_get_pages(const struct kma_ops *k, gfp_t gfp, unsigned int order)
+{
+	struct page *page = alloc_pages(kma_page_gfp(gfp), order);
+
+	if (!page)
+		return NULL;
+	kma_count_frames(k, 1L << order);
 	return page;
 }
 
 void kma_put_pages(const struct kma_ops *k, struct page *page, unsigned int order)
 {
-	struct kma_state *s = k->state;
-
-	__atomic_fetch_add(&s->pages_returned, 1UL << order, __ATOMIC_RELAXED);
-	__atomic_fetch_sub(&s->pages_held, 1L << order, __ATOMIC_RELAXED);
+	kma_count_frames(k, -(1L << order));
 	__free_pages(page, order);
 }
 
@@ -324,6 +362,221 @@ void kmainfo_show(struct seq_buf *s, long arg)
 				   st.class[c].live_footprint - st.class[c].live_requested);
 		seq_puts(s, "\n");
 	}
+}
+
+/* ---- The machine-wide dispatch ---- */
+
+/*
+ * kfree gives only a pointer, and the registry's statistics and some
+ * designs' free want the size. Three cases, by what the design can say
+ * about a block (docs/kma.md has the costs):
+ *
+ *  - request_size (p2's header keeps the request): exact, no cost;
+ *  - usable_size only (buddy, mk, zone, dynix: the block size from struct
+ *    page, as McKusick-Karels's kmemsizes): the block is freed with its
+ *    usable size, and so the kmalloc request is counted as that size too —
+ *    the rounding of kmalloc'ed blocks is invisible in these designs'
+ *    requested bytes (their footprint and frames are exact);
+ *  - neither (rmap): a 16-byte header before the block holds the request;
+ *    it is counted in the footprint, as the waste it is.
+ *
+ * Object caches know their size at free, so none of this applies to them.
+ */
+#define KHDR_SIZE 16UL
+#define KHDR_MAGIC 0x6b6d616c6c6f6321UL
+
+struct kma_khdr {
+	size_t size;
+	unsigned long magic;         /* KHDR_MAGIC ^ the block's address */
+};
+
+/* The selected design; with slab selected (the trace is on), p is no
+   block of the machine's allocator. */
+static const struct kma_ops *dispatch_target(const char *who, const void *p)
+{
+	const struct kma_ops *k = kma_current;
+
+	if (unlikely(!k || k == &kma_slab_ops))
+		panic("%s: %p was not returned by kmalloc", who, p);
+	return k;
+}
+
+/* alloc through the design without counting: NULL (a failure counted) or the block. */
+static void *raw_alloc(const struct kma_ops *k, size_t size, gfp_t gfp)
+{
+	void *p = NULL;
+
+	if (likely(size && size <= k->max_size))
+		p = k->alloc(size, gfp & ~__GFP_ZERO);
+	if (unlikely(!p))
+		ROW_ADD(k->state->cpu[arch_this_cpu()].failures, 1UL);
+	return p;
+}
+
+void *kma_kmalloc(size_t size, gfp_t gfp)
+{
+	const struct kma_ops *k = kma_current;
+	struct kma_khdr *h;
+	void *p;
+
+	if (!k || k == &kma_slab_ops) {
+		/* The trace is on: the machine is still on slab. */
+		p = slab_kmalloc(size, gfp);
+		if (p)
+			kma_trace('k', p, size);
+		return p;
+	}
+	if (k->request_size)
+		return kma_alloc(k, size, gfp);
+	if (k->usable_size) {
+		size_t u;
+
+		p = raw_alloc(k, size, gfp);
+		if (!p)
+			return NULL;
+		u = k->usable_size(p);
+		count_alloc(k, u, (long)k->footprint(u));
+	} else {
+		if (size > SIZE_MAX - KHDR_SIZE)
+			return NULL;
+		h = raw_alloc(k, size + KHDR_SIZE, gfp);
+		if (!h)
+			return NULL;
+		p = h + 1;
+		*h = (struct kma_khdr){ size, KHDR_MAGIC ^ (uintptr_t)p };
+		count_alloc(k, size, (long)k->footprint(size + KHDR_SIZE));
+	}
+	if (gfp & __GFP_ZERO)
+		memset(p, 0, size);
+	return p;
+}
+
+static struct kma_khdr *khdr_of(const void *p, const char *who)
+{
+	struct kma_khdr *h = (struct kma_khdr *)p - 1;
+
+	if (unlikely(!IS_ALIGNED((uintptr_t)p, KHDR_SIZE) ||
+		     h->magic != (KHDR_MAGIC ^ (uintptr_t)p)))
+		panic("%s: %p was not returned by kmalloc (no kmalloc header: a double "
+		      "free, or an object of a cache?)", who, p);
+	return h;
+}
+
+void kma_kfree(const void *p)
+{
+	const struct kma_ops *k = dispatch_target("kfree", p);
+	struct kma_khdr *h;
+
+	if (k->request_size) {
+		kma_free(k, (void *)p, k->request_size(p));
+	} else if (k->usable_size) {
+		size_t u = k->usable_size(p);
+
+		k->free((void *)p, u);
+		count_free(k, u, (long)k->footprint(u));
+	} else {
+		size_t size;
+
+		h = khdr_of(p, "kfree");
+		size = h->size;
+		h->magic = 0;
+		k->free(h, size + KHDR_SIZE);
+		count_free(k, size, (long)k->footprint(size + KHDR_SIZE));
+	}
+}
+
+size_t kma_ksize(const void *p)
+{
+	const struct kma_ops *k = dispatch_target("ksize", p);
+
+	if (k->usable_size)
+		return k->usable_size(p);
+	return ALIGN_UP(khdr_of(p, "ksize")->size, k->min_align);
+}
+
+/*
+ * How an object of size bytes aligned to align is taken from k: as is when
+ * the design's minimum alignment suffices; as the power of two above
+ * max(size, align) when the design aligns those naturally; else size +
+ * align bytes, the object placed at the first aligned address at least a
+ * pointer in, with the block's address in the word before it (*pad).
+ */
+static size_t obj_plan(const struct kma_ops *k, size_t size, size_t align, bool *pad)
+{
+	*pad = false;
+	if (align <= k->min_align)
+		return size;
+	if (k->flags & KMA_NATURAL_ALIGN) {
+		size_t s = (size_t)1 << kma_log2_up(MAX(size, align));
+
+		if (s <= k->natural_align_max && s <= k->max_size)
+			return s;
+	}
+	*pad = true;
+	return size + align;
+}
+
+void *kma_obj_alloc(size_t size, size_t align, gfp_t gfp)
+{
+	const struct kma_ops *k = dispatch_target("kmem_cache_alloc", NULL);
+	bool pad;
+	size_t n = obj_plan(k, size, align, &pad);
+	char *p = raw_alloc(k, n, gfp), *obj = p;
+
+	if (!p)
+		return NULL;
+	if (pad) {
+		obj = (char *)ALIGN_UP((uintptr_t)p + sizeof(void *), align);
+		((void **)obj)[-1] = p;
+	}
+	count_alloc(k, size, (long)k->footprint(n));
+	if (gfp & __GFP_ZERO)
+		memset(obj, 0, size);
+	return obj;
+}
+
+void kma_obj_free(void *obj, size_t size, size_t align)
+{
+	const struct kma_ops *k = dispatch_target("kmem_cache_free", obj);
+	bool pad;
+	size_t n = obj_plan(k, size, align, &pad);
+	char *p = obj;
+
+	if (pad) {
+		p = ((char **)obj)[-1];
+		if (unlikely(p > (char *)obj - sizeof(void *) || (char *)obj - p > (long)align))
+			panic("kmem_cache_free: %p is not an object of this cache (its block "
+			      "pointer %p is off)", obj, p);
+	}
+	k->free(p, n);
+	count_free(k, size, (long)k->footprint(n));
+}
+
+/* ---- The allocation trace ---- */
+
+int kma_trace_start(kma_trace_fn fn)
+{
+	if (!fn)
+		return -KMM_EINVAL;
+	if (kma_current && kma_current != &kma_slab_ops)
+		return -KMM_EBUSY;
+	__atomic_store_n(&kma_trace_hook, fn, __ATOMIC_RELAXED);
+	dispatch_update();
+	return 0;
+}
+
+void kma_trace_stop(void)
+{
+	__atomic_store_n(&kma_trace_hook, NULL, __ATOMIC_RELAXED);
+	dispatch_update();
+}
+
+void kma_trace(char op, const void *p, size_t size)
+{
+	kma_trace_fn fn = __atomic_load_n(&kma_trace_hook, __ATOMIC_RELAXED);
+
+	if (fn)
+		fn(op, p, size);
 }
 
 /* ---- The buddy system as a KMA ---- */

@@ -78,4 +78,26 @@ static inline gfp_t kma_page_gfp(gfp_t gfp)
 /* Live footprint of a design, from the shared counters (quiescent checkers). */
 long kma_live_footprint(const struct kma_ops *k);
 
+/* Counts delta frames taken (> 0) or returned (< 0) by k: what
+   kma_get_pages/kma_put_pages do, for an allocator with its own calls to
+   the page allocator (the slab allocator). */
+void kma_count_frames(const struct kma_ops *k, long delta);
+
+/*
+ * The slab allocator without the machine-wide dispatch (mm/slab.c,
+ * mm/kmalloc.c): what the slab KMA (mm/kma/slab.c) and the dispatch call,
+ * so that neither loops back into the dispatch.
+ */
+struct kmem_cache;
+void *slab_cache_alloc(struct kmem_cache *cp, gfp_t gfp);
+void slab_cache_free(struct kmem_cache *cp, void *obj);
+void *slab_kmalloc(size_t size, gfp_t gfp);
+void slab_kfree(const void *p);
+size_t slab_ksize(const void *p);
+/* Frames of large kmalloc blocks (compound pages) held now. */
+unsigned long kmalloc_large_frames(void);
+/* Empties every cache's magazines and gives back every free slab (the
+   slab shrinker's work); returns the frames given back. */
+unsigned long kmem_cache_reap_all(void);
+
 #endif

@@ -158,6 +158,16 @@ static size_t p2_usable_size(const void *ptr)
 	return (1UL << h->index) - sizeof(*h);
 }
 
+/* The request, as the header keeps it: kfree under --kma p2 needs no more. */
+static size_t p2_request_size(const void *ptr)
+{
+	const struct p2_header *h = (const struct p2_header *)ptr - 1;
+
+	if (h->magic != P2_MAGIC)
+		panic("kma p2: request_size of %p: bad header", ptr);
+	return h->size;
+}
+
 static size_t p2_footprint(size_t size)
 {
 	return 1UL << p2_index(size);
@@ -255,6 +265,7 @@ const struct kma_ops kma_p2_ops = {
 	.alloc = p2_alloc,
 	.free = p2_free,
 	.usable_size = p2_usable_size,
+	.request_size = p2_request_size,
 	.footprint = p2_footprint,
 	.shrink = p2_shrink,
 	.check = p2_check,

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <kmm/kma.h>
 #include <kmm/types.h>
 
 #include "kmm_tool.h"
@@ -153,13 +154,17 @@ static int set_fail_page_prob(struct emu_config *cfg, const char *text, char *er
 	return 0;
 }
 
-/* The kernel memory allocator: only the slab allocator exists. */
+/* The kernel memory allocator: any registered name (include/kmm/kma.h). */
 static int set_kma(struct emu_config *cfg, const char *text, char *err, size_t len)
 {
-	if (strcmp(text, "slab")) {
-		snprintf(err, len, "'%s' is not supported yet (only \"slab\")", text);
+	char names[96];
+
+	if (!kma_find(text) || strlen(text) >= sizeof(cfg->mm.kma)) {
+		snprintf(err, len, "'%s' is not a kernel memory allocator (one of: %s)", text,
+			 kma_names(names, sizeof(names), ", "));
 		return -1;
 	}
+	snprintf(cfg->mm.kma, sizeof(cfg->mm.kma), "%s", text);
 	return 0;
 }
 
@@ -194,7 +199,9 @@ const struct boot_param boot_params[] = {
 	  "make page allocations fail with probability P, under the seed",
 	  set_fail_page_prob },
 	{ "quiet", "--quiet", NULL, "true", "no boot log", set_quiet },
-	{ "kma", NULL, NULL, NULL, "kernel memory allocator: \"slab\"", set_kma },
+	{ "kma", "--kma", "NAME", NULL,
+	  "kernel memory allocator of the whole machine: slab (default), buddy, rmap, "
+	  "p2, mk, zone or dynix", set_kma },
 	{ "root", NULL, NULL, NULL, "root directory (later issue)", set_unsupported },
 	{ "rw", NULL, NULL, NULL, "read-write root (later issue)", set_unsupported },
 };
