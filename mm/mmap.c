@@ -616,15 +616,20 @@ static long move_vma(struct mm *mm, struct vm_area *vma, uintptr_t old_addr,
 	}
 	err = move_page_tables(vma, old_addr, new, new_addr, old_len);
 	if (err) {
-		/* Put back what moved, then drop the new area (Linux does the same). */
-		(void)move_page_tables(new, new_addr, vma, old_addr, old_len);
-		zap_page_range(new, new->vm_start, new->vm_end);
+		/* move_page_tables has put back what it moved: drop the new area and its tables. */
+		struct vm_area *prev = vma_prev(mm, new), *next = vma_next(mm, new);
+
 		vma_unlink(mm, new);
+		free_pgtables(mm, new_addr, new_addr + new_len, prev ? prev->vm_end : 0,
+			      next ? next->vm_start : USER_PGTABLES_CEILING);
 		vm_area_free(new);
 		return err;
 	}
-	err = do_munmap(mm, old_addr, old_addr + old_len);
-	BUG_ON(err);   /* its pages have moved: only the split could fail, checked above */
+	/*
+	 * Out of memory for a split here leaves the old range mapped but
+	 * empty (its pages have moved), as Linux does: the move itself stands.
+	 */
+	(void)do_munmap(mm, old_addr, old_addr + old_len);
 	vma_merge_neighbours(mm, new);
 	return (long)new_addr;
 }

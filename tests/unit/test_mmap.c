@@ -554,6 +554,205 @@ static void test_expand_stack(void **state)
 	reap_all();
 }
 
+
+/* ---- Contents through the MMU ---- */
+
+static uint64_t load8(struct task *t, uintptr_t va)
+{
+	uint64_t v = 0;
+
+	assert_int_equal(emu_load(t, va, 8, &v), 0);
+	return v;
+}
+
+static void store8(struct task *t, uintptr_t va, uint64_t v)
+{
+	assert_int_equal(emu_store(t, va, 8, v), 0);
+}
+
+/* A value that names the page it was written to. */
+static uint64_t tag(uintptr_t page, unsigned int gen)
+{
+	return 0x5a5a000000000000ULL | ((uint64_t)gen << 40) | (page >> PAGE_SHIFT);
+}
+
+static void test_contents_protection_and_unmap(void **state)
+{
+	struct task *t = boot_and_spawn(), *u;
+	const uintptr_t a = 0x500000000UL;
+
+	assert_int_equal(mmap_anon(t, a, 4 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), a);
+	for (int i = 0; i < 4; i++)
+		store8(t, a + i * PG + 16, tag(a + i * PG, 1));
+	assert_int_equal(get_mm_counter(t->mm, MM_ANONPAGES), 4);
+	/* Read-only: reads still see the data, a write is SIGSEGV/SEGV_ACCERR. */
+	assert_int_equal(sys_mprotect(t, a + PG, PG, PROT_R), 0);
+	assert_int_equal(load8(t, a + PG + 16), tag(a + PG, 1));
+	assert_int_equal(task_fork(t, &u), 0);
+	assert_int_equal(emu_store(u, a + PG + 8, 8, 1), -KMM_EFAULT);
+	assert_int_equal(u->exit_signal, KMM_SIGSEGV);
+	assert_int_equal(u->fault_code, KMM_SEGV_ACCERR);
+	assert_int_equal(u->fault_addr, a + PG + 8);
+	/* Unmapped: SEGV_MAPERR, and the frames went back (rss drops). */
+	assert_int_equal(sys_munmap(t, a + 2 * PG, 2 * PG), 0);
+	assert_int_equal(get_mm_counter(t->mm, MM_ANONPAGES), 2);
+	assert_int_equal(task_fork(t, &u), 0);
+	assert_int_equal(emu_load(u, a + 3 * PG, 8, &(uint64_t){ 0 }), -KMM_EFAULT);
+	assert_int_equal(u->fault_code, KMM_SEGV_MAPERR);
+	/* Mapped again: fresh zeroes, not the old data. */
+	assert_int_equal(mmap_anon(t, a + 2 * PG, 2 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 2 * PG);
+	assert_int_equal(load8(t, a + 2 * PG + 16), 0);
+	assert_int_equal(load8(t, a + 3 * PG + 16), 0);
+	/* MAP_FIXED over data replaces it with zeroes too. */
+	assert_int_equal(mmap_anon(t, a, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), a);
+	assert_int_equal(load8(t, a + 16), 0);
+	mm_check(t->mm);
+	reap_all();
+}
+
+static void test_contents_mremap(void **state)
+{
+	struct task *t = boot_and_spawn();
+	const uintptr_t a = 0x500000000UL, b = 0x600000000UL;
+	long got;
+
+	assert_int_equal(mmap_anon(t, a, 4 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), a);
+	for (int i = 0; i < 4; i++)
+		store8(t, a + i * PG, tag(a + i * PG, 2));
+	/* Grow in place: the data stays, the new page is zero. */
+	assert_int_equal(sys_mremap(t, a, 4 * PG, 5 * PG, 0, 0), a);
+	assert_int_equal(load8(t, a + 3 * PG), tag(a + 3 * PG, 2));
+	assert_int_equal(load8(t, a + 4 * PG), 0);
+	/* Blocked: moved, with every page's data, and nothing left behind. */
+	assert_int_equal(mmap_anon(t, a + 5 * PG, PG, PROT_R, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 5 * PG);
+	got = sys_mremap(t, a, 5 * PG, 8 * PG, KMM_MREMAP_MAYMOVE, 0);
+	assert_true(got > 0 && (uintptr_t)got != a);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(load8(t, (uintptr_t)got + i * PG), tag(a + i * PG, 2));
+	assert_int_equal(load8(t, (uintptr_t)got + 7 * PG), 0);
+	/* The four written pages moved; the zero-page reads count for nothing. */
+	assert_int_equal(get_mm_counter(t->mm, MM_ANONPAGES), 4);
+	/* Shrinking into a fixed place moves only what is kept. */
+	assert_int_equal(sys_mremap(t, (uintptr_t)got + PG, 2 * PG, PG,
+				    KMM_MREMAP_MAYMOVE | KMM_MREMAP_FIXED, b), b);
+	assert_int_equal(load8(t, b), tag(a + PG, 2));
+	assert_null(vma_lookup(t->mm, (uintptr_t)got + 2 * PG));
+	assert_int_equal(load8(t, (uintptr_t)got), tag(a, 2));
+	assert_int_equal(load8(t, (uintptr_t)got + 3 * PG), tag(a + 3 * PG, 2));
+	/* The moved page can be written (it is ours alone) and COW state is right. */
+	store8(t, b + 8, 42);
+	assert_int_equal(load8(t, b + 8), 42);
+	mm_check(t->mm);
+	reap_all();
+}
+
+static void test_contents_dontneed_brk_populate(void **state)
+{
+	struct task *t = boot_and_spawn();
+	const uintptr_t a = 0x500000000UL;
+	uintptr_t heap = t->mm->start_brk;
+	long p;
+
+	assert_int_equal(mmap_anon(t, a, 4 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), a);
+	assert_int_equal(emu_fill_user(t, a, 0x77, 4 * PG), 0);
+	assert_int_equal(sys_madvise(t, a + PG, 2 * PG, KMM_MADV_DONTNEED), 0);
+	assert_int_equal(load8(t, a), 0x7777777777777777ULL);
+	assert_int_equal(load8(t, a + PG), 0);
+	assert_int_equal(load8(t, a + 2 * PG + 100 * 8), 0);
+	assert_int_equal(load8(t, a + 3 * PG), 0x7777777777777777ULL);
+	/* Reads of the dropped pages map the zero page: no anonymous page yet. */
+	assert_int_equal(get_mm_counter(t->mm, MM_ANONPAGES), 2);
+
+	/* The heap: data written, the break lowered and raised: zeroes. */
+	assert_int_equal(sys_brk(t, heap + 2 * PG), heap + 2 * PG);
+	store8(t, heap + PG, 99);
+	assert_int_equal(sys_brk(t, heap + PG), heap + PG);
+	assert_int_equal(sys_brk(t, heap + 2 * PG), heap + 2 * PG);
+	assert_int_equal(load8(t, heap + PG), 0);
+
+	/* MAP_POPULATE: every page present before the first access. */
+	p = mmap_anon(t, 0, 16 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_POPULATE);
+	assert_true(p > 0);
+	/* Two pages kept by DONTNEED, none on the heap (its page went with brk), 16 here. */
+	assert_int_equal(get_mm_counter(t->mm, MM_ANONPAGES), 2 + 16);
+	for (int i = 0; i < 16; i++)
+		assert_non_null(pte_lookup(t->mm, (uintptr_t)p + i * PG));
+	/* Nothing to populate in a PROT_NONE mapping; shared ones fill their object. */
+	assert_true(mmap_anon(t, 0, 4 * PG, KMM_PROT_NONE, KMM_MAP_PRIVATE | KMM_MAP_POPULATE) > 0);
+	assert_int_equal(get_mm_counter(t->mm, MM_ANONPAGES), 18);
+	p = mmap_anon(t, 0, 3 * PG, PROT_RW, KMM_MAP_SHARED | KMM_MAP_POPULATE);
+	assert_true(p > 0);
+	assert_int_equal(get_mm_counter(t->mm, MM_SHMEMPAGES), 3);
+	mm_check(t->mm);
+	reap_all();
+}
+
+static void test_tables_freed_by_munmap(void **state)
+{
+	struct task *t = boot_and_spawn();
+	long before, after_touch;
+	/* Far from everything: its own PDPT, PD and PT. */
+	const uintptr_t far = 0x200000000000UL;
+
+	assert_int_equal(emu_store(t, STACK_TOP - 8, 8, 1), 0);
+	before = atomic_load(&t->mm->pgtables_bytes);
+	assert_int_equal(mmap_anon(t, far, 2 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED), far);
+	store8(t, far, 1);
+	store8(t, far + PG, 2);
+	after_touch = atomic_load(&t->mm->pgtables_bytes);
+	assert_int_equal(after_touch - before, 3 * (long)PG);
+	/* Half of it: the table still maps the other page. */
+	assert_int_equal(sys_munmap(t, far, PG), 0);
+	assert_int_equal(atomic_load(&t->mm->pgtables_bytes), after_touch);
+	assert_int_equal(sys_munmap(t, far + PG, PG), 0);
+	assert_int_equal(atomic_load(&t->mm->pgtables_bytes), before);
+	/* Neighbours keep tables they share: a page next to the stack. */
+	assert_int_equal(mmap_anon(t, STACK_TOP - 256 * KiB - STACK_GUARD_GAP - PG, PG, PROT_RW,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 STACK_TOP - 256 * KiB - STACK_GUARD_GAP - PG);
+	store8(t, STACK_TOP - 256 * KiB - STACK_GUARD_GAP - PG, 3);
+	assert_int_equal(sys_munmap(t, STACK_TOP - 256 * KiB - STACK_GUARD_GAP - PG, PG), 0);
+	assert_int_equal(load8(t, STACK_TOP - 8), 1);
+	mm_check(t->mm);
+	reap_all();
+}
+
+static void test_stack_grows_on_fault(void **state)
+{
+	struct task *t = boot_and_spawn(), *u;
+	const uintptr_t bottom = STACK_TOP - 128 * KiB;
+	struct vm_area *stack = vma_lookup(t->mm, STACK_TOP - PG);
+
+	store8(t, bottom - 3 * PG + 8, 7);
+	assert_int_equal(stack->vm_start, bottom - 3 * PG);
+	assert_int_equal(load8(t, bottom - 3 * PG + 8), 7);
+	assert_int_equal(t->mm->stack_vm, 35);
+	/* Past the stack limit: SIGSEGV, and the stack stays as it was. */
+	assert_int_equal(task_fork(t, &u), 0);
+	assert_int_equal(emu_store(u, STACK_TOP - 8 * MiB - PG, 8, 1), -KMM_EFAULT);
+	assert_int_equal(u->exit_signal, KMM_SIGSEGV);
+	assert_int_equal(u->fault_code, KMM_SEGV_MAPERR);
+	vma_check(t->mm);
+	reap_all();
+}
+
+static void test_exec_drops_contents(void **state)
+{
+	struct task *t = boot_and_spawn();
+	long a = mmap_anon(t, 0, PG, PROT_RW, KMM_MAP_PRIVATE);
+
+	store8(t, (uintptr_t)a, 5);
+	store8(t, STACK_TOP - 8, 6);
+	assert_int_equal(task_exec(t), 0);
+	assert_int_equal(get_mm_counter(t->mm, MM_ANONPAGES), 0);
+	assert_int_equal(load8(t, STACK_TOP - 8), 0);
+	assert_int_equal(emu_load(t, (uintptr_t)a, 8, &(uint64_t){ 0 }), -KMM_EFAULT);
+	assert_int_equal(t->fault_code, KMM_SEGV_MAPERR);
+	reap_all();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -567,6 +766,12 @@ int main(void)
 		cmocka_unit_test_teardown(test_brk, th_teardown),
 		cmocka_unit_test_teardown(test_madvise, th_teardown),
 		cmocka_unit_test_teardown(test_expand_stack, th_teardown),
+		cmocka_unit_test_teardown(test_contents_protection_and_unmap, th_teardown),
+		cmocka_unit_test_teardown(test_contents_mremap, th_teardown),
+		cmocka_unit_test_teardown(test_contents_dontneed_brk_populate, th_teardown),
+		cmocka_unit_test_teardown(test_tables_freed_by_munmap, th_teardown),
+		cmocka_unit_test_teardown(test_stack_grows_on_fault, th_teardown),
+		cmocka_unit_test_teardown(test_exec_drops_contents, th_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
