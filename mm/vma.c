@@ -68,7 +68,18 @@ struct vm_area *vm_area_dup(struct vm_area *vma)
 
 	if (!new)
 		return NULL;
-	*new = *vma;
+	/*
+	 * Field by field, not *new = *vma: the list links of anon_vma_node
+	 * change under the anon_vma's lock whenever a neighbour on that list
+	 * comes or goes, possibly in another mm on another CPU.
+	 */
+	new->vm_start = vma->vm_start;
+	new->vm_end = vma->vm_end;
+	new->vm_mm = vma->vm_mm;
+	new->vm_flags = vma->vm_flags;
+	new->vm_pgoff = vma->vm_pgoff;
+	new->vm_file = vma->vm_file;
+	new->vm_shared = vma->vm_shared;
 	new->vm_rb = (struct rb_node){ 0 };
 	new->rb_subtree_gap = 0;
 	INIT_LIST_HEAD(&new->vm_list);

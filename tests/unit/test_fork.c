@@ -305,6 +305,131 @@ static void test_fork_failure_unwinds(void **state)
 	finish();
 }
 
+
+/* ---- Contents after fork (through the MMU) ---- */
+
+static uint64_t ld(struct task *t, uintptr_t va)
+{
+	uint64_t v = 0;
+
+	assert_int_equal(emu_load(t, va, 8, &v), 0);
+	return v;
+}
+
+static void st(struct task *t, uintptr_t va, uint64_t v)
+{
+	assert_int_equal(emu_store(t, va, 8, v), 0);
+}
+
+static void test_fork_contents(void **state)
+{
+	struct task *p, *c;
+	const uintptr_t priv = 0x500000000UL, shared = 0x600000000UL;
+
+	boot();
+	p = rich_parent();
+	st(p, priv, 1);
+	st(p, priv + PG, 2);
+	st(p, shared, 3);
+	assert_int_equal(task_fork(p, &c), 0);
+	/* The child sees the parent's memory as it was at fork. */
+	assert_int_equal(ld(c, priv), 1);
+	assert_int_equal(ld(c, priv + PG), 2);
+	assert_int_equal(ld(c, shared), 3);
+	/* Private: each side's writes are its own, whoever writes first. */
+	st(c, priv, 10);
+	st(p, priv + PG, 20);
+	assert_int_equal(ld(p, priv), 1);
+	assert_int_equal(ld(c, priv), 10);
+	assert_int_equal(ld(p, priv + PG), 20);
+	assert_int_equal(ld(c, priv + PG), 2);
+	/* Shared: one object, writes seen both ways. */
+	st(c, shared + 8, 30);
+	st(p, shared + 16, 40);
+	assert_int_equal(ld(p, shared + 8), 30);
+	assert_int_equal(ld(c, shared + 16), 40);
+	/* A page untouched before fork: each side faults its own. */
+	st(c, priv + 2 * PG, 50);
+	assert_int_equal(ld(p, priv + 2 * PG), 0);
+	mm_check(p->mm);
+	mm_check(c->mm);
+	/* The child exits: the shared object keeps the parent's data. */
+	task_exit(c, 0);
+	task_release(c);
+	assert_int_equal(ld(p, shared + 8), 30);
+	assert_int_equal(ld(p, priv), 1);
+	task_check_all();
+	finish();
+}
+
+/* Each generation writes its pid into a page all of them inherited; each must read its own. */
+static void test_fork_chain_contents(void **state)
+{
+	enum { DEPTH = 12 };
+	struct task *g[DEPTH];
+	const uintptr_t page = 0x500000000UL;
+
+	boot();
+	g[0] = rich_parent();
+	st(g[0], page, 1000);
+	for (int i = 1; i < DEPTH; i++) {
+		assert_int_equal(task_fork(g[i - 1], &g[i]), 0);
+		assert_int_equal(ld(g[i], page), 1000 + (uint64_t)i - 1);
+		st(g[i], page, 1000 + (uint64_t)i);
+	}
+	for (int i = 0; i < DEPTH; i++)
+		assert_int_equal(ld(g[i], page), 1000 + (uint64_t)i);
+	task_check_all();
+	/* The middle of the chain goes; the rest still read their own. */
+	for (int i = 2; i < DEPTH; i += 3) {
+		task_exit(g[i], 0);
+		task_release(g[i]);
+	}
+	for (int i = 0; i < DEPTH; i++)
+		if (i % 3 != 2)
+			assert_int_equal(ld(g[i], page), 1000 + (uint64_t)i);
+	task_check_all();
+	finish();
+}
+
+/* A fork with memory in use, failing at each page allocation in turn, leaves nothing. */
+static void test_fork_failure_with_pages(void **state)
+{
+	struct task *p, *c = NULL;
+	unsigned long before;
+	int err = -KMM_ENOMEM, nth;
+
+	boot();
+	p = rich_parent();
+	/* Pages spread over several tables, so the child's copy allocates some. */
+	for (int i = 0; i < 8; i++)
+		st(p, 0x500000000UL + (uintptr_t)i * PG, (uint64_t)i);
+	assert_true(sys_mmap(p, 0x10000000000UL, PG, RW, ANON | KMM_MAP_FIXED, -1, 0) > 0);
+	st(p, 0x10000000000UL, 77);
+	st(p, 0x600000000UL, 88);
+	for (nth = 1; err; nth++) {
+		before = at_settled_free();
+		fault_attr_configure(&fail_page_alloc, (unsigned long)nth, 0, 0);
+		th_capture_begin();
+		err = task_fork(p, &c);
+		th_capture_end();
+		fault_attr_configure(&fail_page_alloc, 0, 0, 0);
+		if (err) {
+			assert_int_equal(err, -KMM_ENOMEM);
+			assert_int_equal(at_settled_free(), before);
+			task_check_all();
+			/* The parent still has its data, and can write it (no stray COW state). */
+			assert_int_equal(ld(p, 0x500000000UL + 3 * PG), 3);
+			st(p, 0x500000000UL + 3 * PG, 3);
+		}
+		assert_true(nth < 10000);
+	}
+	assert_int_equal(ld(c, 0x10000000000UL), 77);
+	assert_int_equal(ld(c, 0x600000000UL), 88);
+	task_check_all();
+	finish();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -314,6 +439,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_threads_share_mm, teardown),
 		cmocka_unit_test_teardown(test_kill_records_why, teardown),
 		cmocka_unit_test_teardown(test_fork_failure_unwinds, teardown),
+		cmocka_unit_test_teardown(test_fork_contents, teardown),
+		cmocka_unit_test_teardown(test_fork_chain_contents, teardown),
+		cmocka_unit_test_teardown(test_fork_failure_with_pages, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,10 @@
  * ThreadSanitizer): each CPU runs its own task through random mmap,
  * munmap, mprotect, mremap, brk, madvise and fork/exit of children, while
  * two threads of one shared task change the same area set from both CPUs.
+ * Alongside, each CPU writes and reads back its own slots of a region no
+ * call unmaps (demand faults, COW breaks after the forks, TLB shootdowns
+ * from the other CPU's munmaps in the shared mm), and every fork checks
+ * that the child sees the parent's data and that its writes stay its own.
  * The area sets must stay consistent throughout (vma_check from the
  * workers), and after everything exits every frame is back.
  */
@@ -91,6 +95,21 @@ static void random_call(struct task *t, uintptr_t base, uint64_t *rs, struct smp
 	}
 }
 
+/* A region no random call touches: faults and COW run there alongside. */
+#define STABLE 0x400000000UL
+#define STABLE_PAGES 64
+
+/* Writes v to a slot of t's stable region that only this CPU uses, and reads it back. */
+static void store_check(struct task *t, unsigned int cpu, uint64_t *rs, uint64_t v,
+			struct smp_state *st)
+{
+	uintptr_t va = STABLE + (next_rand(rs) % STABLE_PAGES) * PG + cpu * 8;
+	uint64_t got = 0;
+
+	if (emu_store(t, va, 8, v) || emu_load(t, va, 8, &got) || got != v)
+		atomic_fetch_add(&st->errors, 1);
+}
+
 static void worker(unsigned int cpu, void *arg)
 {
 	struct smp_state *st = arg;
@@ -98,6 +117,8 @@ static void worker(unsigned int cpu, void *arg)
 	uint64_t rs = 0x9e3779b97f4a7c15ULL * (cpu + 1);
 
 	for (int i = 0; i < STEPS; i++) {
+		store_check(own, cpu, &rs, (uint64_t)i, st);
+		store_check(thread, cpu, &rs, (uint64_t)i << 8, st);
 		/* Own task: a private range. */
 		random_call(own, 0x500000000UL, &rs, st);
 		/* The shared task: both CPUs in the same range of the same mm. */
@@ -105,10 +126,20 @@ static void worker(unsigned int cpu, void *arg)
 		if (i % 50 == 0) {
 			struct task *child;
 
-			if (task_fork(i % 100 ? own : thread, &child)) {
+			struct task *parent = i % 100 ? own : thread;
+			uint64_t before = 0, after = 0, seen = 0;
+			uintptr_t va = STABLE + (next_rand(&rs) % STABLE_PAGES) * PG + cpu * 8;
+
+			if (emu_load(parent, va, 8, &before) || task_fork(parent, &child)) {
 				atomic_fetch_add(&st->errors, 1);
 			} else {
+				/* The child sees the parent's value, and its write stays its own. */
+				if (emu_load(child, va, 8, &seen) || seen != before ||
+				    emu_store(child, va, 8, ~before))
+					atomic_fetch_add(&st->errors, 1);
 				random_call(child, 0x500000000UL, &rs, st);
+				if (emu_load(parent, va, 8, &after) || after != before)
+					atomic_fetch_add(&st->errors, 1);
 				task_exit(child, 0);
 				task_release(child);
 			}
@@ -134,6 +165,12 @@ static void test_concurrent_tasks(void **state)
 	assert_int_equal(task_spawn("shared", &shared), 0);
 	st.threads[0] = shared;
 	assert_int_equal(task_clone_thread(shared, &st.threads[1]), 0);
+	for (int i = 0; i < 3; i++) {
+		struct task *t = i < 2 ? st.own[i] : shared;
+
+		assert_int_equal(sys_mmap(t, STABLE, STABLE_PAGES * PG, RW, ANON | KMM_MAP_FIXED,
+					  -1, 0), (long)STABLE);
+	}
 	assert_int_equal(emu_run_on_cpus(2, worker, &st), 0);
 	assert_int_equal(atomic_load(&st.errors), 0);
 	assert_int_equal(atomic_load(&st.steps), 2 * STEPS);
