@@ -139,6 +139,19 @@ void kmem_cache_update_all(void);
  */
 int kmem_cache_init(void);
 
+/*
+ * A CPU goes away (Linux's slab CPU-dead callback; arch/native: a thread
+ * that leased the slot exits): its magazines of every cache go back to the
+ * slab layer. With owned slots (include/kmm/arch.h) only the slot's owner,
+ * or the arch once the owner is gone, may call it.
+ */
+void kmem_cache_cpu_dead(unsigned int cpu);
+
+/* Takes / releases every lock of the slab allocator, in the lock order
+   (around fork in a process that forks, arch/native). */
+void kmem_cache_lock_all(void);
+void kmem_cache_unlock_all(void);
+
 /* Invariant checker of every cache: returns 0, or panics with what broke. */
 int slab_check(void);
 
