@@ -948,8 +948,9 @@ int free_area_init(void)
 		}
 	}
 
-	/* Every page starts reserved, with its zone; boot frees the free ones. */
-	for (unsigned long pfn = 0; pfn < max_pfn; pfn++) {
+	/* Every page starts reserved, with its zone; boot frees the free ones.
+	   Frames below the first RAM have no struct page an arch must back. */
+	for (unsigned long pfn = start_pfn; pfn < max_pfn; pfn++) {
 		struct page *page = &mem_map[pfn];
 		unsigned long zone = 0;
 

@@ -1424,6 +1424,28 @@ unsigned long kmem_cache_shrink(struct kmem_cache *cp)
 	return pages;
 }
 
+int kmem_cache_set_magazine(struct kmem_cache *cp, unsigned int rounds)
+{
+	struct kmem_magtype *mt = magtype_of(rounds);
+	unsigned int idx;
+
+	if (!cp || !mt || !mt->cache || (cp->flags & SLAB_NO_MAGAZINE))
+		return -KMM_EINVAL;
+	idx = (unsigned int)(mt - kmem_magtypes);
+	mutex_lock(&kmem_cache_lock);
+	if (CPU_SLOTS_OWNED) {
+		depot_flush_resize(cp, idx);
+	} else {
+		magazines_flush(cp, true);
+		spin_lock(&cp->depot_lock);
+		cp->magtype = idx;
+		spin_unlock(&cp->depot_lock);
+		magazines_enable(cp, rounds);
+	}
+	mutex_unlock(&kmem_cache_lock);
+	return 0;
+}
+
 const char *kmem_cache_name(const struct kmem_cache *cp)
 {
 	return cp->name;

@@ -77,6 +77,14 @@ unsigned long kmem_cache_shrink(struct kmem_cache *cache);
  */
 int kmem_cache_destroy(struct kmem_cache *cache);
 
+/*
+ * Sets the cache's magazine size (rounds: 1, 3, 7, ... 255), as the
+ * periodic update would after contention; for a client that knows its
+ * pattern (the user-space malloc wants large magazines from the start).
+ * Returns 0, or -KMM_EINVAL for another size or a cache without magazines.
+ */
+int kmem_cache_set_magazine(struct kmem_cache *cache, unsigned int rounds);
+
 /* The cache's name and object size (as created). */
 const char *kmem_cache_name(const struct kmem_cache *cache);
 size_t kmem_cache_size(const struct kmem_cache *cache);
