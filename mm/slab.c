@@ -1446,6 +1446,22 @@ int kmem_cache_set_magazine(struct kmem_cache *cp, unsigned int rounds)
 	return 0;
 }
 
+bool kmem_cache_is_object(struct kmem_cache *cp, const void *obj)
+{
+	struct page *page = virt_to_page(obj);
+	const struct slab *sp;
+	uint32_t off;
+
+	if (!page_flag(page, PG_slab) || page->slab_cache != cp)
+		return false;
+	sp = page->slab_desc;
+	if ((const char *)obj < (const char *)sp->s_mem + cp->obj_offset)
+		return false;
+	/* Within a slab of at most 32 frames: 32-bit division is enough. */
+	off = (uint32_t)((const char *)obj - (const char *)sp->s_mem - cp->obj_offset);
+	return off % (uint32_t)cp->buffer_size == 0 && off / (uint32_t)cp->buffer_size < cp->num;
+}
+
 const char *kmem_cache_name(const struct kmem_cache *cp)
 {
 	return cp->name;

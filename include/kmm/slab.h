@@ -85,6 +85,13 @@ int kmem_cache_destroy(struct kmem_cache *cache);
  */
 int kmem_cache_set_magazine(struct kmem_cache *cache, unsigned int rounds);
 
+/*
+ * Is obj (an address of RAM) the start of an object of one of cp's slabs?
+ * For a client that must check a pointer it is handed before freeing it
+ * (the user-space malloc's free); says nothing of whether it is allocated.
+ */
+bool kmem_cache_is_object(struct kmem_cache *cache, const void *obj);
+
 /* The cache's name and object size (as created). */
 const char *kmem_cache_name(const struct kmem_cache *cache);
 size_t kmem_cache_size(const struct kmem_cache *cache);

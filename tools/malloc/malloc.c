@@ -591,15 +591,15 @@ static __attribute__((noreturn, noinline)) void bad_free(const char *who, const 
 	native_fatal("kmm-malloc: %s(): %s %p", who, why, p);
 }
 
-/* Checks a small block being freed (or resized) and marks it free. */
-static inline void small_mark_free(const char *who, void *p)
+/* Checks a small block of cache cp being freed and marks it free. */
+static inline void small_mark_free(const char *who, struct kmem_cache *cp, void *p)
 {
 	uintptr_t *w = p;
 
+	if (unlikely(!kmem_cache_is_object(cp, p)))
+		bad_free(who, p, "invalid pointer (inside a block)");
 	if (unlikely(*w == free_mark(p)))
 		bad_free(who, p, "double free of");
-	if (unlikely((uintptr_t)p & (MIN_ALIGN - 1)))
-		bad_free(who, p, "invalid pointer (inside a block)");
 	*w = free_mark(p);
 }
 
@@ -615,7 +615,7 @@ static void __attribute__((noinline)) free_slow(void *p, const char *who)
 	case BLOCK_SMALL: {
 		struct kmem_cache *cp = virt_to_page(p)->slab_cache;
 
-		small_mark_free(who, p);
+		small_mark_free(who, cp, p);
 		if (!enter())
 			return;
 		kmem_cache_free(cp, p);
@@ -648,8 +648,10 @@ static inline __attribute__((always_inline)) void free_inline(void *p, const cha
 		struct page *pg = virt_to_page(p);
 
 		if (likely(page_flag(pg, PG_slab))) {
-			small_mark_free(who, p);
-			kmem_cache_free(pg->slab_cache, p);
+			struct kmem_cache *cp = pg->slab_cache;
+
+			small_mark_free(who, cp, p);
+			kmem_cache_free(cp, p);
 			if (unlikely(--native_self.countdown >= UPKEEP_EVERY)) {
 				native_self.countdown = UPKEEP_EVERY - 1;
 				upkeep();
