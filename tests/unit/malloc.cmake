@@ -24,3 +24,13 @@ foreach(test malloc malloc_threads)
   endforeach()
 endforeach()
 kmm_unit_test(malloc_hotplug ${CMAKE_CURRENT_SOURCE_DIR}/unit/test_malloc_hotplug.c CONCURRENT)
+
+# Real programs under LD_PRELOAD=libkmm-malloc.so, output compared with a run
+# on the C library's malloc (tests/malloc/programs.sh); skipped, with the
+# reason, when the program is not installed.
+foreach(program python sort gcc git cxx)
+  add_test(NAME malloc_program_${program}
+    COMMAND sh ${CMAKE_SOURCE_DIR}/tests/malloc/programs.sh $<TARGET_FILE:kmm-malloc> ${program})
+  set_tests_properties(malloc_program_${program} PROPERTIES LABELS "malloc;program"
+    SKIP_REGULAR_EXPRESSION "SKIPPED")
+endforeach()
