@@ -20,8 +20,15 @@
  *   kma.smp2.A            kma.fixed64 on 2 CPUs at once (SMP): ns per
  *                         alloc+free of the machine as a whole
  *   kma.smp2.scaling.A    throughput on 2 CPUs / on 1 (2.0 is perfect)
+ *   kma.kernelmix.A       the allocations and frees kmm's machine made running
+ *                         its scenarios, recorded (bench/kma-kernelmix.trace,
+ *                         scripts/kma-trace.sh) and replayed in order
+ *   kma.kernelmix.held.A  frames held / bytes requested at the replay's peak
+ *                         of live bytes
  *
- * ns/op is per alloc+free pair.
+ * ns/op is per alloc+free pair. The designs include slab (kmalloc through
+ * the registry, mm/kma/slab.c); "kmalloc" is the same allocator called
+ * directly, so slab against kmalloc is the registry's own cost.
  */
 #include <math.h>
 #include <stdio.h>
@@ -199,7 +206,7 @@ static void random_loop(void *arg, uint64_t iters)
 /* ---- The measurements of one allocator ---- */
 
 struct result {
-	double fixed, random, held, frag, smp2, scaling;
+	double fixed, random, held, frag, smp2, scaling, mix, mix_held;
 };
 
 static double measure_fixed(const struct alloc *a)
@@ -324,9 +331,135 @@ static void measure_smp(const struct alloc *a, struct result *res)
 	res->scaling = one / two;
 }
 
+/* ---- The recorded kernel mix ---- */
+
+struct mix_op {
+	uint32_t id;                 /* the block (alloc: the new one) */
+	uint32_t size;               /* 0: a free */
+};
+
+static struct mix_op *mix;
+static size_t nmix, mix_allocs, mix_ids;
+
+/* Reads the trace; segments are replayed one after the other, ids offset
+   so that each block has its own slot. Returns false if there is none. */
+static bool mix_load(void)
+{
+	FILE *f = fopen(KMA_TRACE_FILE, "r");
+	char line[128];
+	size_t cap = 0, base = 0, seg_ids = 0;
+
+	if (!f) {
+		fprintf(stderr, "bench_kma: no trace %s: kma.kernelmix skipped\n", KMA_TRACE_FILE);
+		return false;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long v;
+		struct mix_op op;
+
+		if (line[0] == 's') {
+			base += seg_ids;
+			seg_ids = 0;
+			continue;
+		}
+		if ((line[0] != 'k' && line[0] != 'c' && line[0] != 'f') ||
+		    sscanf(line + 1, "%lu", &v) != 1)
+			continue;
+		if (line[0] == 'f') {
+			if (v >= seg_ids) {
+				fprintf(stderr, "bench_kma: %s: free of unknown id %lu\n",
+					KMA_TRACE_FILE, v);
+				exit(1);
+			}
+			op = (struct mix_op){ (uint32_t)(base + v), 0 };
+		} else {
+			op = (struct mix_op){ (uint32_t)(base + seg_ids++), (uint32_t)MAX(v, 1UL) };
+			mix_allocs++;
+		}
+		if (nmix == cap) {
+			cap = cap ? cap * 2 : 1024;
+			mix = realloc(mix, cap * sizeof(*mix));
+			if (!mix)
+				oom("trace");
+		}
+		mix[nmix++] = op;
+	}
+	fclose(f);
+	mix_ids = base + seg_ids;
+	return mix_allocs > 0;
+}
+
+struct mix_arg {
+	const struct alloc *a;
+	void **p;
+	size_t *size;
+};
+
+static void mix_loop(void *arg, uint64_t iters)
+{
+	struct mix_arg *m = arg;
+
+	for (uint64_t i = 0; i < iters; i++) {
+		for (size_t j = 0; j < nmix; j++) {
+			const struct mix_op *op = &mix[j];
+
+			if (op->size) {
+				m->p[op->id] = a_alloc(m->a, op->size);
+				if (__builtin_expect(!m->p[op->id], 0))
+					oom("kernelmix");
+				m->size[op->id] = op->size;
+			} else {
+				a_free(m->a, m->p[op->id], m->size[op->id]);
+			}
+		}
+	}
+}
+
+/* One replay watching the live bytes: frames held per byte at their peak. */
+static double mix_peak_held(struct mix_arg *m)
+{
+	unsigned long live = 0, peak = 0;
+	double held = -1;
+
+	for (size_t j = 0; j < nmix; j++) {
+		const struct mix_op *op = &mix[j];
+
+		if (op->size) {
+			m->p[op->id] = a_alloc(m->a, op->size);
+			if (!m->p[op->id])
+				oom("kernelmix");
+			m->size[op->id] = op->size;
+			live += op->size;
+			if (live > peak) {
+				peak = live;
+				held = (double)held_bytes(m->a) / (double)live;
+			}
+		} else {
+			a_free(m->a, m->p[op->id], m->size[op->id]);
+			live -= m->size[op->id];
+		}
+	}
+	return held;
+}
+
+static void measure_mix(const struct alloc *a, struct result *res)
+{
+	struct mix_arg m = { a, calloc(mix_ids, sizeof(void *)), calloc(mix_ids, sizeof(size_t)) };
+
+	if (!m.p || !m.size)
+		oom("kernelmix");
+	boot(128 * MiB, EMU_DET, 2);
+	res->mix_held = mix_peak_held(&m);
+	res->mix = bench_ns_per_op(mix_loop, &m, (double)mix_allocs);
+	free(m.p);
+	free(m.size);
+}
+
 static void measure(const struct alloc *a, struct result *res)
 {
-	*res = (struct result){ -1, -1, -1, -1, -1, -1 };
+	*res = (struct result){ -1, -1, -1, -1, -1, -1, -1, -1 };
+	if (nmix && bench_group_selected("kma.kernelmix"))
+		measure_mix(a, res);
 	if (bench_group_selected("kma.fixed64"))
 		res->fixed = measure_fixed(a);
 	if (bench_group_selected("kma.random")) {
@@ -357,6 +490,8 @@ int main(int argc, char **argv)
 	if (!bench_group_selected("kma."))
 		return 0;
 	make_sizes();
+	if (bench_group_selected("kma.kernelmix"))
+		mix_load();
 	for (unsigned int i = 0; i < kma_count(); i++) {
 		allocs[n] = (struct alloc){ kma_at(i)->name, kma_at(i) };
 		if (!strcmp(allocs[n].name, "buddy"))
@@ -365,6 +500,10 @@ int main(int argc, char **argv)
 	}
 	slab = n;
 	allocs[n++] = (struct alloc){ "kmalloc", NULL };
+	/* A run thrown away first: the first boots of each RAM size touch host
+	   memory that later boots reuse, and would charge it to the first
+	   allocator measured. */
+	measure(&allocs[slab], &res[slab]);
 	for (unsigned int i = 0; i < n; i++)
 		measure(&allocs[i], &res[i]);
 	for (unsigned int i = 0; i < n; i++) {
@@ -382,6 +521,9 @@ int main(int argc, char **argv)
 			report("random.frag", "order9_blocks", name, res[i].frag, peer, res[j].frag);
 			report("smp2", "ns/op", name, res[i].smp2, peer, res[j].smp2);
 			report("smp2.scaling", "x", name, res[i].scaling, peer, res[j].scaling);
+			report("kernelmix", "ns/op", name, res[i].mix, peer, res[j].mix);
+			report("kernelmix.held", "held/req", name, res[i].mix_held, peer,
+			       res[j].mix_held);
 		}
 	}
 	/* The buddy KMA itself against kmalloc, so the peers' own numbers show too. */
@@ -392,6 +534,9 @@ int main(int argc, char **argv)
 	       res[slab].frag);
 	report("smp2", "ns/op", "buddy", res[buddy].smp2, "kmalloc", res[slab].smp2);
 	report("smp2.scaling", "x", "buddy", res[buddy].scaling, "kmalloc", res[slab].scaling);
+	report("kernelmix", "ns/op", "buddy", res[buddy].mix, "kmalloc", res[slab].mix);
+	report("kernelmix.held", "held/req", "buddy", res[buddy].mix_held, "kmalloc",
+	       res[slab].mix_held);
 	if (emu_booted())
 		emu_shutdown();
 	return 0;

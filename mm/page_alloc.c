@@ -53,6 +53,8 @@
 struct pglist_data *kmm_node;
 struct page *mem_map;
 unsigned long max_pfn;
+/* One past the last pfn add_memory() may add (max_pfn without hotplug ranges). */
+static unsigned long hotplug_end_pfn;
 
 bool page_group_by_mobility = true;
 unsigned long min_free_kbytes;
@@ -887,10 +889,19 @@ int free_area_init(void)
 	}
 	if (start_pfn >= max_pfn)
 		return -KMM_ENOMEM;
+	hotplug_end_pfn = max_pfn;
+	for (int i = 0; i < e820_entries; i++)
+		if (e820_table[i].type == KMM_MEM_HOTPLUG)
+			hotplug_end_pfn = MAX(hotplug_end_pfn,
+					      PFN_DOWN(e820_table[i].base + e820_table[i].size));
 
 	kmm_node = memblock_alloc(sizeof(*kmm_node), 64, "node data");
-	mem_map = memblock_alloc(max_pfn * sizeof(struct page), PAGE_SIZE, "mem_map");
-	nr_pageblocks = (max_pfn + pageblock_nr_pages - 1) >> pageblock_order;
+	/* mem_map and the pageblock types cover memory that may be added. */
+	mem_map = arch_mem_map(hotplug_end_pfn);
+	if (!mem_map)
+		mem_map = memblock_alloc(hotplug_end_pfn * sizeof(struct page), PAGE_SIZE,
+					 "mem_map");
+	nr_pageblocks = (hotplug_end_pfn + pageblock_nr_pages - 1) >> pageblock_order;
 	pageblock_mt = memblock_alloc(nr_pageblocks, 64, "pageblock flags");
 	if (!kmm_node || !mem_map || !pageblock_mt)
 		return -KMM_ENOMEM;
@@ -937,8 +948,9 @@ int free_area_init(void)
 		}
 	}
 
-	/* Every page starts reserved, with its zone; boot frees the free ones. */
-	for (unsigned long pfn = 0; pfn < max_pfn; pfn++) {
+	/* Every page starts reserved, with its zone; boot frees the free ones.
+	   Frames below the first RAM have no struct page an arch must back. */
+	for (unsigned long pfn = start_pfn; pfn < max_pfn; pfn++) {
 		struct page *page = &mem_map[pfn];
 		unsigned long zone = 0;
 
@@ -954,6 +966,115 @@ int free_area_init(void)
 		atomic_init(&page->_mapcount, -1);
 	}
 	return 0;
+}
+
+/* ---- Memory hot-add ---- */
+
+static bool range_is_hotplug(phys_addr_t base, phys_addr_t end)
+{
+	for (int i = 0; i < e820_entries; i++) {
+		const struct kmm_mem_range *r = &e820_table[i];
+
+		if (r->type == KMM_MEM_HOTPLUG && base >= r->base && end <= r->base + r->size)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Memory hot-add, for an arch that gets RAM while it runs (arch/native
+ * takes it from the host in sections). [base, base + size) must lie in a
+ * KMM_MEM_HOTPLUG range of the boot memory map, be pageblock-aligned, start
+ * at max_pfn (sections are added in order: the memory stays one span, so
+ * pfn_valid stays one comparison), fall in a zone that had memory at boot
+ * (it has per-CPU lists), and have its mem_map entries backed. The frames
+ * join that zone as managed pages and go to the buddy lists as free
+ * blocks. Watermarks and per-CPU batch sizes keep their boot values: they
+ * are read without locks on every allocation, and a reserve sized for the
+ * boot memory is what a growing host process wants. Returns 0, or
+ * -KMM_EINVAL for a range that breaks one of these rules.
+ *
+ * Callers serialize add_memory() among themselves; allocations may run
+ * meanwhile: the zone's span and counters change under zone->lock, and
+ * max_pfn grows last, once every new struct page is initialized.
+ */
+int add_memory(phys_addr_t base, phys_addr_t size)
+{
+	unsigned long start = PHYS_PFN(base), nr = PHYS_PFN(size);
+	unsigned long end = start + nr, cur_max = __atomic_load_n(&max_pfn, __ATOMIC_RELAXED);
+	struct zone *z = NULL;
+
+	if (!kmm_node || !nr || !IS_ALIGNED(start, pageblock_nr_pages) ||
+	    !IS_ALIGNED(nr, pageblock_nr_pages) || start != cur_max ||
+	    end > hotplug_end_pfn || !range_is_hotplug(base, base + size))
+		return -KMM_EINVAL;
+	for (unsigned int t = 0; t < MAX_NR_ZONES; t++) {
+		unsigned long lo = t ? zone_limits_pfn[t - 1] : 0;
+
+		if (start >= lo && end <= zone_limits_pfn[t])
+			z = &kmm_node->node_zones[t];
+	}
+	if (!z || !z->pcp || !populated_zone(z))
+		return -KMM_EINVAL;
+
+	for (unsigned long pfn = start; pfn < end; pfn++) {
+		struct page *page = &mem_map[pfn];
+
+		memset(page, 0, sizeof(*page));
+		atomic_init(&page->flags, (unsigned long)z->type << ZONES_PGSHIFT);
+		atomic_init(&page->_refcount, 0);
+		atomic_init(&page->_mapcount, -1);
+	}
+	spin_lock(&z->lock);
+	/* The span grows over any gap since the zone's end: pages there are
+	   not in the zone's span of RAM, so there is none (start == max_pfn). */
+	z->spanned_pages = end - z->zone_start_pfn;
+	__atomic_store_n(&z->present_pages, z->present_pages + nr, __ATOMIC_RELAXED);
+	__atomic_store_n(&z->managed_pages, z->managed_pages + nr, __ATOMIC_RELAXED);
+	/* The pageblock types of the range were set at boot (free_area_init). */
+	for (unsigned long pfn = start, order; pfn < end; pfn += 1UL << order) {
+		order = MAX_ORDER;
+		while (!IS_ALIGNED(pfn, 1UL << order) || pfn + (1UL << order) > end)
+			order--;
+		__free_one_page(&mem_map[pfn], pfn, z, (unsigned int)order,
+				get_pageblock_mt(pfn));
+		__mod_zone_freepages(z, 1L << order);
+	}
+	__atomic_store_n(&max_pfn, end, __ATOMIC_RELEASE);
+	spin_unlock(&z->lock);
+	return 0;
+}
+
+/*
+ * Fork safety for a port in a process that forks (arch/native): takes
+ * every lock of the page allocator, in the lock order (each CPU's lists,
+ * then the zone), so that a fork snapshots no lock half-held;
+ * page_alloc_unlock_all() releases them in the parent and in the child.
+ */
+void page_alloc_lock_all(void)
+{
+	struct zone *z;
+
+	for_each_zone(z) {
+		if (!populated_zone(z))
+			continue;
+		for (unsigned int c = 0; c < arch_nr_cpus(); c++)
+			spin_lock(&z->pcp[c].lock);
+		spin_lock(&z->lock);
+	}
+}
+
+void page_alloc_unlock_all(void)
+{
+	struct zone *z;
+
+	for_each_zone(z) {
+		if (!populated_zone(z))
+			continue;
+		spin_unlock(&z->lock);
+		for (unsigned int c = arch_nr_cpus(); c-- > 0;)
+			spin_unlock(&z->pcp[c].lock);
+	}
 }
 
 /* Linux's zone_batchsize: about a quarter of a megabyte, a power of two less one. */

@@ -102,13 +102,31 @@
  *    recurses. Off-slab descriptors come from kmalloc, whose small classes
  *    (on-slab) are created before the large ones (off-slab).
  *
+ * 7. Owned slots (KMM_OWNED_CPU_SLOTS, include/kmm/arch.h). When the arch
+ *    guarantees that a CPU slot is used by one thread at a time (arch/native:
+ *    a slot is leased to a thread), the CPU layer is that thread's alone:
+ *    the fast path takes no lock (no locked instruction: a load, a store,
+ *    and the object), and no other thread reads or writes the slot's
+ *    magazines. What needed another CPU's magazines changes accordingly:
+ *    a shrink or destroy flushes the caller's own slot and the depot (a
+ *    thread keeps at most two magazines per cache, until it exits, when
+ *    kmem_cache_cpu_dead gives them back); a magazine resize only changes
+ *    the cache's magazine type and empties the depot, and each owner
+ *    notices the new size in its next slow path and flushes its own; the
+ *    depot refuses magazines of a size that is not the cache's (so a
+ *    magazine of the old size never enters it); the checker and the
+ *    statistics see the caller's slot and the depot. The slot lease is
+ *    the lock: the arch hands a slot to a thread with acquire/release
+ *    ordering, so the next owner sees everything the last one wrote.
+ *
  * ---- Locking ----
  *
  *   kmem_cache_lock (mutex)  the list of caches; held by create, destroy,
  *                            the shrinker, the update, views and checker.
  *   cc->lock (spinlock)      one CPU's magazines of one cache. Taken by that
  *                            CPU on every alloc and free, by others only to
- *                            flush or inspect; several in CPU order.
+ *                            flush or inspect; several in CPU order. Not
+ *                            used with owned slots (7): the lease is the lock.
  *   cp->depot_lock           the depot's magazine lists and counters.
  *   cp->slab_lock            the slab lists, the descriptors' free chains
  *                            and in-use counts, the cache's counters.
@@ -264,6 +282,17 @@ unsigned int kmem_debug_flags;
 	     pos_ != &cache_chain &&                                           \
 	     ((cp) = list_entry(pos_, struct kmem_cache, next), true);         \
 	     pos_ = pos_->next)
+
+/* The CPU layer's lock: cc->lock, or nothing when the slot is owned (7). */
+#ifdef KMM_OWNED_CPU_SLOTS
+#define cpu_lock(cc) ((void)(cc))
+#define cpu_unlock(cc) ((void)(cc))
+#define CPU_SLOTS_OWNED true
+#else
+#define cpu_lock(cc) spin_lock(&(cc)->lock)
+#define cpu_unlock(cc) spin_unlock(&(cc)->lock)
+#define CPU_SLOTS_OWNED false
+#endif
 
 static mutex_t kmem_cache_lock;
 static struct list_head cache_chain = LIST_HEAD_INIT(cache_chain);
@@ -648,6 +677,10 @@ static unsigned long slab_reap_free(struct kmem_cache *cp)
 /* ---- The depot ---- */
 
 static void kmem_update_arm(void);
+static void magazine_destroy(struct kmem_cache *cp, struct kmem_magazine *mp,
+			     int rounds, unsigned int magsize);
+static void cpu_cache_flush(struct kmem_cache *cp, struct kmem_cpu_cache *cc,
+			    bool disable);
 
 static inline void depot_lock(struct kmem_cache *cp)
 {
@@ -657,12 +690,26 @@ static inline void depot_lock(struct kmem_cache *cp)
 	}
 }
 
-static struct kmem_magazine *depot_get(struct kmem_cache *cp, struct kmem_maglist *ml)
+/* The rounds of the cache's magazines now (0: no magazine layer). */
+static inline int cache_magsize(struct kmem_cache *cp)
+{
+	if (cp->flags & SLAB_NO_MAGAZINE)
+		return 0;
+	return (int)kmem_magtypes[__atomic_load_n(&cp->magtype, __ATOMIC_RELAXED)].rounds;
+}
+
+/*
+ * The depot holds magazines of the cache's size only: a CPU still using
+ * another size (owned slots, between a resize and its next slow path)
+ * gets nothing, and depot_put refuses its magazine (false).
+ */
+static struct kmem_magazine *depot_get(struct kmem_cache *cp, struct kmem_maglist *ml,
+				       int magsize)
 {
 	struct kmem_magazine *mp;
 
 	depot_lock(cp);
-	mp = ml->list;
+	mp = magsize == (int)kmem_magtypes[cp->magtype].rounds ? ml->list : NULL;
 	if (mp) {
 		ml->list = mp->next;
 		if (--ml->total < ml->min)
@@ -672,15 +719,20 @@ static struct kmem_magazine *depot_get(struct kmem_cache *cp, struct kmem_maglis
 	return mp;
 }
 
-static void depot_put(struct kmem_cache *cp, struct kmem_maglist *ml,
-		      struct kmem_magazine *mp)
+static bool depot_put(struct kmem_cache *cp, struct kmem_maglist *ml,
+		      struct kmem_magazine *mp, int magsize)
 {
 	depot_lock(cp);
+	if (magsize != (int)kmem_magtypes[cp->magtype].rounds) {
+		spin_unlock(&cp->depot_lock);
+		return false;
+	}
 	mp->next = ml->list;
 	ml->list = mp;
 	ml->total++;
 	spin_unlock(&cp->depot_lock);
 	kmem_update_arm();
+	return true;
 }
 
 static struct kmem_magtype *magtype_of(unsigned int rounds)
@@ -704,6 +756,24 @@ static void magazine_destroy(struct kmem_cache *cp, struct kmem_magazine *mp,
 
 /* ---- The CPU layer: allocation and free ---- */
 
+/*
+ * Owned slots (7): the cache's magazine size changed since this CPU loaded
+ * its magazines; give them back and take the new size. Only the owner
+ * calls this, from its slow path. A no-op otherwise.
+ */
+static void cpu_owner_resync(struct kmem_cache *cp, struct kmem_cpu_cache *cc)
+{
+	int want;
+
+	if (!CPU_SLOTS_OWNED)
+		return;
+	want = cache_magsize(cp);
+	if (likely(cc->magsize == want))
+		return;
+	cpu_cache_flush(cp, cc, false);
+	cc->magsize = want;
+}
+
 /* The slow path of alloc: called with cc->lock held and the loaded
    magazine empty; returns with it dropped. */
 static void *__attribute__((noinline))
@@ -712,10 +782,11 @@ cpu_alloc_slow(struct kmem_cache *cp, struct kmem_cpu_cache *cc, gfp_t gfp)
 	struct kmem_magazine *fmp;
 	void *obj;
 
+	cpu_owner_resync(cp, cc);
 	for (;;) {
 		if (cc->rounds > 0) {
 			obj = cc->loaded->rounds[--cc->rounds];
-			spin_unlock(&cc->lock);
+			cpu_unlock(cc);
 			return obj;
 		}
 		/* The previous magazine is full: swap it in. */
@@ -732,17 +803,17 @@ cpu_alloc_slow(struct kmem_cache *cp, struct kmem_cpu_cache *cc, gfp_t gfp)
 		if (!cc->magsize)
 			break;
 		/* Trade the empty previous for a full one from the depot. */
-		fmp = depot_get(cp, &cp->full);
+		fmp = depot_get(cp, &cp->full, cc->magsize);
 		if (!fmp)
 			break;
-		if (cc->previous)
-			depot_put(cp, &cp->empty, cc->previous);
+		if (cc->previous && !depot_put(cp, &cp->empty, cc->previous, cc->magsize))
+			magazine_destroy(cp, cc->previous, 0, (unsigned int)cc->magsize);
 		cc->previous = cc->loaded;
 		cc->prounds = cc->rounds;
 		cc->loaded = fmp;
 		cc->rounds = cc->magsize;
 	}
-	spin_unlock(&cc->lock);
+	cpu_unlock(cc);
 	return slab_alloc(cp, gfp);
 }
 
@@ -753,10 +824,11 @@ cpu_free_slow(struct kmem_cache *cp, struct kmem_cpu_cache *cc, void *obj)
 {
 	struct kmem_magazine *emp;
 
+	cpu_owner_resync(cp, cc);
 	for (;;) {
 		if ((unsigned int)cc->rounds < (unsigned int)cc->magsize) {
 			cc->loaded->rounds[cc->rounds++] = obj;
-			spin_unlock(&cc->lock);
+			cpu_unlock(cc);
 			return;
 		}
 		/* The previous magazine is empty: swap it in. */
@@ -773,10 +845,12 @@ cpu_free_slow(struct kmem_cache *cp, struct kmem_cpu_cache *cc, void *obj)
 		if (!cc->magsize)
 			break;
 		/* Trade the full previous for an empty one from the depot. */
-		emp = depot_get(cp, &cp->empty);
+		emp = depot_get(cp, &cp->empty, cc->magsize);
 		if (emp) {
-			if (cc->previous)
-				depot_put(cp, &cp->full, cc->previous);
+			if (cc->previous &&
+			    !depot_put(cp, &cp->full, cc->previous, cc->magsize))
+				magazine_destroy(cp, cc->previous, cc->prounds,
+						 (unsigned int)cc->magsize);
 			cc->previous = cc->loaded;
 			cc->prounds = cc->rounds;
 			cc->loaded = emp;
@@ -794,21 +868,25 @@ cpu_free_slow(struct kmem_cache *cp, struct kmem_cpu_cache *cc, void *obj)
 
 			if (!mcp)
 				break;
-			spin_unlock(&cc->lock);
+			cpu_unlock(cc);
 			emp = slab_cache_alloc(mcp, GFP_NOWAIT | __GFP_NOWARN);
-			spin_lock(&cc->lock);
+			cpu_lock(cc);
 			if (!emp)
 				break;
 			if (cc->magsize != magsize) {
-				spin_unlock(&cc->lock);
+				cpu_unlock(cc);
 				slab_cache_free(mcp, emp);
-				spin_lock(&cc->lock);
+				cpu_lock(cc);
 				continue;
 			}
-			depot_put(cp, &cp->empty, emp);
+			if (!depot_put(cp, &cp->empty, emp, magsize)) {
+				/* Resized meanwhile (owned slots): adopt it. */
+				slab_cache_free(mcp, emp);
+				cpu_owner_resync(cp, cc);
+			}
 		}
 	}
-	spin_unlock(&cc->lock);
+	cpu_unlock(cc);
 	slab_free_batch(cp, &obj, 1);
 }
 
@@ -819,10 +897,10 @@ static inline __attribute__((always_inline)) void *cache_alloc(struct kmem_cache
 	struct kmem_cpu_cache *cc = &cp->cpu[arch_this_cpu()];
 	void *obj;
 
-	spin_lock(&cc->lock);
+	cpu_lock(cc);
 	if (likely(cc->rounds > 0)) {
 		obj = cc->loaded->rounds[--cc->rounds];
-		spin_unlock(&cc->lock);
+		cpu_unlock(cc);
 	} else {
 		obj = cpu_alloc_slow(cp, cc, gfp);
 		if (unlikely(!obj))
@@ -843,10 +921,10 @@ static inline __attribute__((always_inline)) void cache_free(struct kmem_cache *
 	if (unlikely(cp->flags & KMEM_DEBUG_ANY))
 		debug_free(cp, obj);
 	cc = &cp->cpu[arch_this_cpu()];
-	spin_lock(&cc->lock);
+	cpu_lock(cc);
 	if (likely((unsigned int)cc->rounds < (unsigned int)cc->magsize)) {
 		cc->loaded->rounds[cc->rounds++] = obj;
-		spin_unlock(&cc->lock);
+		cpu_unlock(cc);
 		return;
 	}
 	cpu_free_slow(cp, cc, obj);
@@ -955,7 +1033,7 @@ static void cpu_cache_flush(struct kmem_cache *cp, struct kmem_cpu_cache *cc,
 	struct kmem_magazine *loaded, *previous;
 	int rounds, prounds, magsize;
 
-	spin_lock(&cc->lock);
+	cpu_lock(cc);
 	loaded = cc->loaded;
 	previous = cc->previous;
 	rounds = cc->rounds;
@@ -965,10 +1043,12 @@ static void cpu_cache_flush(struct kmem_cache *cp, struct kmem_cpu_cache *cc,
 	cc->rounds = cc->prounds = -1;
 	if (disable)
 		cc->magsize = 0;
-	spin_unlock(&cc->lock);
+	cpu_unlock(cc);
 	magazine_destroy(cp, loaded, rounds, (unsigned int)magsize);
 	magazine_destroy(cp, previous, prounds, (unsigned int)magsize);
 }
+
+static void depot_flush_resize(struct kmem_cache *cp, unsigned int next);
 
 /* Empties the depot (n magazines of each list at most). */
 static void depot_flush(struct kmem_cache *cp, unsigned long nfull,
@@ -1004,11 +1084,90 @@ static void depot_flush(struct kmem_cache *cp, unsigned long nfull,
 	}
 }
 
+/* Owned slots (7): only the caller's own CPU layer, never another's. */
+/*
+ * Owned slots (7): switches the cache to magazine type next and empties
+ * the depot of the old size's magazines, under one hold of depot_lock, so
+ * that no magazine of the new size can be taken for an old one.
+ */
+static void depot_flush_resize(struct kmem_cache *cp, unsigned int next)
+{
+	struct kmem_magazine *full, *empty, *mp;
+	unsigned int magsize;
+
+	spin_lock(&cp->depot_lock);
+	magsize = kmem_magtypes[cp->magtype].rounds;
+	__atomic_store_n(&cp->magtype, next, __ATOMIC_RELAXED);
+	full = cp->full.list;
+	empty = cp->empty.list;
+	cp->full = (struct kmem_maglist){ 0 };
+	cp->empty = (struct kmem_maglist){ 0 };
+	spin_unlock(&cp->depot_lock);
+	while ((mp = full)) {
+		full = mp->next;
+		magazine_destroy(cp, mp, (int)magsize, magsize);
+	}
+	while ((mp = empty)) {
+		empty = mp->next;
+		magazine_destroy(cp, mp, 0, magsize);
+	}
+}
+
 static void magazines_flush(struct kmem_cache *cp, bool disable)
 {
-	for (unsigned int c = 0; c < arch_nr_cpus(); c++)
-		cpu_cache_flush(cp, &cp->cpu[c], disable);
+	if (CPU_SLOTS_OWNED) {
+		cpu_cache_flush(cp, &cp->cpu[arch_this_cpu()], disable);
+	} else {
+		for (unsigned int c = 0; c < arch_nr_cpus(); c++)
+			cpu_cache_flush(cp, &cp->cpu[c], disable);
+	}
 	depot_flush(cp, ~0UL, ~0UL);
+}
+
+void kmem_cache_cpu_dead(unsigned int cpu)
+{
+	struct kmem_cache *cp;
+
+	if (!kmem_ready || cpu >= arch_nr_cpus())
+		return;
+	mutex_lock(&kmem_cache_lock);
+	for_each_cache(cp)
+		cpu_cache_flush(cp, &cp->cpu[cpu], false);
+	mutex_unlock(&kmem_cache_lock);
+}
+
+/*
+ * Every lock of the slab allocator in the lock order: the cache list, then
+ * each cache's CPU locks (none with owned slots), depot and slab locks.
+ * Holding all of them at once cannot deadlock: no path holds two caches'
+ * locks, and the page allocator's locks come after (page_alloc_lock_all).
+ */
+void kmem_cache_lock_all(void)
+{
+	struct kmem_cache *cp;
+
+	mutex_lock(&kmem_cache_lock);
+	for_each_cache(cp) {
+		if (!CPU_SLOTS_OWNED)
+			for (unsigned int c = 0; c < arch_nr_cpus(); c++)
+				spin_lock(&cp->cpu[c].lock);
+		spin_lock(&cp->depot_lock);
+		spin_lock(&cp->slab_lock);
+	}
+}
+
+void kmem_cache_unlock_all(void)
+{
+	struct kmem_cache *cp;
+
+	for_each_cache(cp) {
+		spin_unlock(&cp->slab_lock);
+		spin_unlock(&cp->depot_lock);
+		if (!CPU_SLOTS_OWNED)
+			for (unsigned int c = arch_nr_cpus(); c-- > 0;)
+				spin_unlock(&cp->cpu[c].lock);
+	}
+	mutex_unlock(&kmem_cache_lock);
 }
 
 static void magazines_enable(struct kmem_cache *cp, unsigned int magsize)
@@ -1016,9 +1175,9 @@ static void magazines_enable(struct kmem_cache *cp, unsigned int magsize)
 	for (unsigned int c = 0; c < arch_nr_cpus(); c++) {
 		struct kmem_cpu_cache *cc = &cp->cpu[c];
 
-		spin_lock(&cc->lock);
+		cpu_lock(cc);
 		cc->magsize = (int)magsize;
-		spin_unlock(&cc->lock);
+		cpu_unlock(cc);
 	}
 }
 
@@ -1265,6 +1424,44 @@ unsigned long kmem_cache_shrink(struct kmem_cache *cp)
 	return pages;
 }
 
+int kmem_cache_set_magazine(struct kmem_cache *cp, unsigned int rounds)
+{
+	struct kmem_magtype *mt = magtype_of(rounds);
+	unsigned int idx;
+
+	if (!cp || !mt || !mt->cache || (cp->flags & SLAB_NO_MAGAZINE))
+		return -KMM_EINVAL;
+	idx = (unsigned int)(mt - kmem_magtypes);
+	mutex_lock(&kmem_cache_lock);
+	if (CPU_SLOTS_OWNED) {
+		depot_flush_resize(cp, idx);
+	} else {
+		magazines_flush(cp, true);
+		spin_lock(&cp->depot_lock);
+		cp->magtype = idx;
+		spin_unlock(&cp->depot_lock);
+		magazines_enable(cp, rounds);
+	}
+	mutex_unlock(&kmem_cache_lock);
+	return 0;
+}
+
+bool kmem_cache_is_object(struct kmem_cache *cp, const void *obj)
+{
+	struct page *page = virt_to_page(obj);
+	const struct slab *sp;
+	uint32_t off;
+
+	if (!page_flag(page, PG_slab) || page->slab_cache != cp)
+		return false;
+	sp = page->slab_desc;
+	if ((const char *)obj < (const char *)sp->s_mem + cp->obj_offset)
+		return false;
+	/* Within a slab of at most 32 frames: 32-bit division is enough. */
+	off = (uint32_t)((const char *)obj - (const char *)sp->s_mem - cp->obj_offset);
+	return off % (uint32_t)cp->buffer_size == 0 && off / (uint32_t)cp->buffer_size < cp->num;
+}
+
 const char *kmem_cache_name(const struct kmem_cache *cp)
 {
 	return cp->name;
@@ -1327,7 +1524,11 @@ static bool cache_update(struct kmem_cache *cp)
 		resize = true;
 	spin_unlock(&cp->depot_lock);
 
-	if (resize) {
+	if (resize && CPU_SLOTS_OWNED) {
+		/* Owned slots (7): each owner adopts the size in its slow path;
+		   the depot's magazines of the old size go now. */
+		depot_flush_resize(cp, next);
+	} else if (resize) {
 		/* As illumos: purge every magazine, then enable the larger size. */
 		magazines_flush(cp, true);
 		spin_lock(&cp->depot_lock);
@@ -1383,18 +1584,45 @@ static void kmem_update_fn(struct kmm_work *work)
 
 /* ---- Statistics ---- */
 
+/*
+ * The CPU slots the statistics and the checker may look at, locked: every
+ * CPU's, or with owned slots (7) the caller's own, which needs no lock.
+ */
+static unsigned int cpu_slots_first(void)
+{
+	return CPU_SLOTS_OWNED ? arch_this_cpu() : 0;
+}
+
+static unsigned int cpu_slots_end(void)
+{
+	return CPU_SLOTS_OWNED ? arch_this_cpu() + 1 : arch_nr_cpus();
+}
+
+static void cpu_slots_lock(struct kmem_cache *cp)
+{
+	if (!CPU_SLOTS_OWNED)
+		for (unsigned int c = 0; c < arch_nr_cpus(); c++)
+			spin_lock(&cp->cpu[c].lock);
+}
+
+static void cpu_slots_unlock(struct kmem_cache *cp)
+{
+	if (!CPU_SLOTS_OWNED)
+		for (unsigned int c = arch_nr_cpus(); c-- > 0;)
+			spin_unlock(&cp->cpu[c].lock);
+}
+
 void kmem_cache_get_info(struct kmem_cache *cp, struct kmem_cache_info *info)
 {
 	unsigned long slabs, mag_objs = 0;
 	unsigned int magsize;
 
 	memset(info, 0, sizeof(*info));
-	for (unsigned int c = 0; c < arch_nr_cpus(); c++)
-		spin_lock(&cp->cpu[c].lock);
+	cpu_slots_lock(cp);
 	spin_lock(&cp->depot_lock);
 	spin_lock(&cp->slab_lock);
 
-	for (unsigned int c = 0; c < arch_nr_cpus(); c++) {
+	for (unsigned int c = cpu_slots_first(); c < cpu_slots_end(); c++) {
 		mag_objs += (unsigned long)MAX(cp->cpu[c].rounds, 0);
 		mag_objs += (unsigned long)MAX(cp->cpu[c].prounds, 0);
 	}
@@ -1434,8 +1662,7 @@ void kmem_cache_get_info(struct kmem_cache *cp, struct kmem_cache_info *info)
 
 	spin_unlock(&cp->slab_lock);
 	spin_unlock(&cp->depot_lock);
-	for (unsigned int c = arch_nr_cpus(); c-- > 0;)
-		spin_unlock(&cp->cpu[c].lock);
+	cpu_slots_unlock(cp);
 	info->ctor_calls = atomic_load_explicit(&cp->ctor_calls, memory_order_relaxed);
 	info->alloc_fail = atomic_load_explicit(&cp->alloc_fail, memory_order_relaxed);
 }
@@ -1711,8 +1938,7 @@ static void check_cache(struct kmem_cache *cp)
 	unsigned long active = 0, nr, magsize, mag_objs = 0, n;
 	struct kmem_magazine *mp;
 
-	for (unsigned int c = 0; c < arch_nr_cpus(); c++)
-		spin_lock(&cp->cpu[c].lock);
+	cpu_slots_lock(cp);
 	spin_lock(&cp->depot_lock);
 	spin_lock(&cp->slab_lock);
 
@@ -1733,10 +1959,11 @@ static void check_cache(struct kmem_cache *cp)
 		      "says %lu", cp->name, active, cp->active_objs);
 
 	magsize = (cp->flags & SLAB_NO_MAGAZINE) ? 0 : kmem_magtypes[cp->magtype].rounds;
-	for (unsigned int c = 0; c < arch_nr_cpus(); c++) {
+	for (unsigned int c = cpu_slots_first(); c < cpu_slots_end(); c++) {
 		struct kmem_cpu_cache *cc = &cp->cpu[c];
 
-		if (cc->magsize && (unsigned long)cc->magsize != magsize)
+		if (cc->magsize && (unsigned long)cc->magsize != magsize &&
+		    !CPU_SLOTS_OWNED)   /* an owner adopts a resize lazily (7) */
 			panic("slab_check: cache %s: CPU %u uses magazines of %d, the "
 			      "cache %lu", cp->name, c, cc->magsize, magsize);
 		if (cc->rounds > cc->magsize || cc->prounds > cc->magsize ||
@@ -1773,8 +2000,7 @@ static void check_cache(struct kmem_cache *cp)
 
 	spin_unlock(&cp->slab_lock);
 	spin_unlock(&cp->depot_lock);
-	for (unsigned int c = arch_nr_cpus(); c-- > 0;)
-		spin_unlock(&cp->cpu[c].lock);
+	cpu_slots_unlock(cp);
 }
 
 int slab_check(void)

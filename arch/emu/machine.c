@@ -17,6 +17,10 @@
  *   [3 GiB, 4 GiB)        (absent)   the PCI hole: MMIO on a real PC
  *   [4 GiB, 4 GiB + ram - 3 GiB)      usable, when ram > 3 GiB
  *
+ * With hotplug_bytes, a KMM_MEM_HOTPLUG range follows the top of RAM: no
+ * RAM at boot, added a part at a time by emu_add_memory (memory hot-add,
+ * the mechanism arch/native grows by; here it is tested).
+ *
  * So the machine's RAM spans --ram bytes of physical addresses, of which the
  * first megabyte is legacy (partly reserved, partly shadowed by the VGA and
  * ROM window) and RAM above 3 GiB is remapped above the PCI hole, as a PC's
@@ -40,6 +44,7 @@
 #include <kmm/errno.h>
 #include <kmm/fault_inject.h>
 #include <kmm/kmm.h>
+#include <kmm/page_alloc.h>
 
 #include "emu_internal.h"
 
@@ -59,7 +64,8 @@ uintptr_t arch_direct_map_base;
 static bool booted;
 static struct emu_config config;     /* of the booted machine */
 static void *ram;                    /* the host mapping, ram_span bytes */
-static uint64_t ram_span;            /* physical top of RAM */
+static uint64_t ram_span;            /* physical top of RAM and hotplug range */
+static uint64_t hotplug_added;       /* bytes of it emu_add_memory added */
 static _Atomic uint64_t rng_state;   /* emu_random; never 0 */
 
 void emu_config_default(struct emu_config *cfg)
@@ -183,6 +189,15 @@ static int validate(const struct emu_config *cfg, char *err, size_t errlen)
 	if (cfg->mode != EMU_DET && cfg->mode != EMU_SMP)
 		return reject(err, errlen, -KMM_EINVAL, "unknown mode %d (det or smp)",
 			      (int)cfg->mode);
+	if (cfg->hotplug_bytes &&
+	    (cfg->hotplug_bytes % (2 * MiB) || ram_top(cfg->ram_bytes) % (2 * MiB) ||
+	     cfg->hotplug_bytes > RAM_MAX ||
+	     (cfg->ram_bytes <= PCI_HOLE_BASE &&
+	      cfg->hotplug_bytes > PCI_HOLE_BASE - cfg->ram_bytes)))
+		return reject(err, errlen, -KMM_EINVAL,
+			      "hotplug memory of %s: must be a multiple of 2 MiB, above "
+			      "RAM that ends on a 2 MiB boundary, and below the PCI hole "
+			      "when RAM is", size_text(cfg->hotplug_bytes, a));
 	if (!(p >= 0.0 && p <= 1.0))
 		return reject(err, errlen, -KMM_EINVAL,
 			      "page fault-injection probability %g: must be between 0 and 1", p);
@@ -224,7 +239,7 @@ static int protect_hole(uint64_t base, uint64_t end)
 
 static int map_ram(const struct emu_config *cfg, char *err, size_t errlen)
 {
-	uint64_t span = ram_top(cfg->ram_bytes);
+	uint64_t span = ram_top(cfg->ram_bytes) + cfg->hotplug_bytes;
 	void *p = mmap(NULL, span, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
@@ -275,6 +290,7 @@ int emu_boot(const struct emu_config *cfg, char *err, size_t errlen)
 		return ret;
 
 	config = *cfg;
+	hotplug_added = 0;
 	emu_cpus_boot(cfg->cpus, cfg->mode);
 	emu_time_boot(cfg->mode);
 	atomic_store(&rng_state, seed_mix(cfg->seed));
@@ -339,6 +355,9 @@ int arch_memory_map(struct kmm_mem_range *out, int max)
 	if (ram_bytes > PCI_HOLE_BASE)
 		map[n++] = (struct kmm_mem_range){ PCI_HOLE_END, ram_bytes - PCI_HOLE_BASE,
 						   KMM_MEM_USABLE };
+	if (config.hotplug_bytes)
+		map[n++] = (struct kmm_mem_range){ ram_top(ram_bytes), config.hotplug_bytes,
+						   KMM_MEM_HOTPLUG };
 	if (n > max)
 		n = max < 0 ? 0 : max;
 	memcpy(out, map, (size_t)n * sizeof(*out));
@@ -349,4 +368,26 @@ void arch_kernel_image(phys_addr_t *base, phys_addr_t *size)
 {
 	*base = HIGH_MEMORY_BASE;
 	*size = booted ? config.kernel_bytes : 0;
+}
+
+/* mem_map comes from memblock, in the machine's RAM. */
+struct page *arch_mem_map(unsigned long nr_pages)
+{
+	return NULL;
+}
+
+int emu_add_memory(uint64_t bytes)
+{
+	uint64_t base;
+	int ret;
+
+	if (!booted)
+		return -KMM_EINVAL;
+	if (bytes > config.hotplug_bytes - hotplug_added)
+		return -KMM_ENOMEM;
+	base = ram_top(config.ram_bytes) + hotplug_added;
+	ret = add_memory(base, bytes);
+	if (!ret)
+		hotplug_added += bytes;
+	return ret;
 }

@@ -16,6 +16,10 @@
 enum kmm_mem_type {
 	KMM_MEM_USABLE = 1,   /* RAM the kernel may use */
 	KMM_MEM_RESERVED = 2, /* firmware, ROM, MMIO: never RAM for us */
+	KMM_MEM_HOTPLUG = 3,  /* no RAM at boot; the arch may add some later
+				 with add_memory() (as ACPI's hot-pluggable
+				 ranges): mem_map and the pageblock types
+				 cover it from boot */
 };
 
 struct kmm_mem_range {
@@ -32,6 +36,17 @@ int arch_memory_map(struct kmm_mem_range *out, int max);
 
 /* Where the loaded kernel image sits; memblock reserves it. */
 void arch_kernel_image(phys_addr_t *base, phys_addr_t *size);
+
+/*
+ * Where mem_map lives (Linux's SPARSEMEM_VMEMMAP). NULL: the core takes it
+ * from memblock, in RAM, as the emulated machine does. An arch with
+ * KMM_MEM_HOTPLUG ranges far larger than its boot RAM (arch/native) returns
+ * address space for nr_pages struct pages instead, which it backs with
+ * memory section by section, each before the core touches it (boot RAM
+ * before mm_init, a hot-added range before add_memory).
+ */
+struct page;
+struct page *arch_mem_map(unsigned long nr_pages);
 
 /*
  * The direct map: all of physical memory mapped linearly at
@@ -51,6 +66,17 @@ static inline phys_addr_t virt_to_phys(const void *va)
 }
 
 /* ---- CPUs ---- */
+
+/*
+ * Owned CPU slots. An arch may build the core with KMM_OWNED_CPU_SLOTS
+ * defined when arch_this_cpu() names a slot that exactly one thread uses
+ * at a time and that no thread leaves in the middle of an allocator call
+ * (arch/native leases slots to threads: a "CPU" is a thread). The slab
+ * allocator's per-CPU magazines are then private to the slot's owner: its
+ * fast path takes no lock, and no other thread ever touches them; the
+ * owner gives them back with kmem_cache_cpu_dead() before releasing the
+ * slot (mm/slab.c, "Owned slots").
+ */
 
 /* The CPU the caller runs on, 0 <= cpu < arch_nr_cpus(). */
 unsigned int arch_this_cpu(void);

@@ -25,6 +25,9 @@ struct emu_config {
 	unsigned long fail_page_nth;
 	double fail_page_probability;
 	struct kmm_boot_options mm;  /* core options (--no-mobility, --min-free-kbytes) */
+	/* Memory hot-add: a range of this many bytes (a multiple of 2 MiB)
+	   above RAM with no memory at boot, for emu_add_memory. Default 0. */
+	uint64_t hotplug_bytes;
 };
 
 void emu_config_default(struct emu_config *cfg);
@@ -41,6 +44,13 @@ int emu_parse_size(const char *text, uint64_t *bytes);
  * negative errno and writes a one-line reason into err (if non-NULL).
  */
 int emu_boot(const struct emu_config *cfg, char *err, size_t errlen);
+/*
+ * Adds the next bytes (a multiple of 2 MiB) of the hotplug range to the
+ * running machine (add_memory). Returns 0, -KMM_ENOMEM past the range's end
+ * or -KMM_EINVAL.
+ */
+int emu_add_memory(uint64_t bytes);
+
 /* Tears the machine down and returns its RAM to the host. */
 void emu_shutdown(void);
 bool emu_booted(void);

@@ -113,9 +113,10 @@ static inline bool zone_spans_pfn(const struct zone *z, unsigned long pfn)
 	return pfn >= z->zone_start_pfn && pfn < zone_end_pfn(z);
 }
 
+/* Read atomically: add_memory() may grow present_pages meanwhile. */
 static inline bool populated_zone(const struct zone *z)
 {
-	return z->present_pages != 0;
+	return __atomic_load_n(&z->present_pages, __ATOMIC_RELAXED) != 0;
 }
 
 static inline unsigned long zone_page_state(const struct zone *z,
@@ -142,7 +143,8 @@ struct pglist_data {
 
 extern struct pglist_data *kmm_node;
 extern struct page *mem_map;
-extern unsigned long max_pfn;       /* one past the last pfn of RAM */
+extern unsigned long max_pfn;       /* one past the last pfn of RAM; grows
+				       with add_memory(), so read atomically */
 
 #define for_each_zone(z) \
 	for (z = kmm_node->node_zones; z < kmm_node->node_zones + MAX_NR_ZONES; z++)
@@ -159,7 +161,7 @@ static inline unsigned long page_to_pfn(const struct page *page)
 
 static inline bool pfn_valid(unsigned long pfn)
 {
-	return pfn < max_pfn;
+	return pfn < __atomic_load_n(&max_pfn, __ATOMIC_RELAXED);
 }
 
 static inline struct zone *page_zone(const struct page *page)

@@ -84,6 +84,17 @@ void setup_per_zone_wmarks(void);
 extern void (*wakeup_kswapd_hook)(struct zone *z, unsigned int order,
 				  enum zone_type highest_zoneidx);
 
+/*
+ * Memory hot-add (mm/page_alloc.c has the rules): gives the buddy allocator
+ * [base, base + size) of a KMM_MEM_HOTPLUG range, right above max_pfn.
+ * Returns 0 or -KMM_EINVAL.
+ */
+int add_memory(phys_addr_t base, phys_addr_t size);
+
+/* Takes / releases every page-allocator lock (around fork, arch/native). */
+void page_alloc_lock_all(void);
+void page_alloc_unlock_all(void);
+
 /* Invariant checker: returns 0, or panics describing the broken invariant. */
 int page_alloc_check(void);
 

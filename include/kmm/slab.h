@@ -77,6 +77,21 @@ unsigned long kmem_cache_shrink(struct kmem_cache *cache);
  */
 int kmem_cache_destroy(struct kmem_cache *cache);
 
+/*
+ * Sets the cache's magazine size (rounds: 1, 3, 7, ... 255), as the
+ * periodic update would after contention; for a client that knows its
+ * pattern (the user-space malloc wants large magazines from the start).
+ * Returns 0, or -KMM_EINVAL for another size or a cache without magazines.
+ */
+int kmem_cache_set_magazine(struct kmem_cache *cache, unsigned int rounds);
+
+/*
+ * Is obj (an address of RAM) the start of an object of one of cp's slabs?
+ * For a client that must check a pointer it is handed before freeing it
+ * (the user-space malloc's free); says nothing of whether it is allocated.
+ */
+bool kmem_cache_is_object(struct kmem_cache *cache, const void *obj);
+
 /* The cache's name and object size (as created). */
 const char *kmem_cache_name(const struct kmem_cache *cache);
 size_t kmem_cache_size(const struct kmem_cache *cache);
@@ -138,6 +153,19 @@ void kmem_cache_update_all(void);
  * once the page allocator is up. Returns 0 or -KMM_ENOMEM.
  */
 int kmem_cache_init(void);
+
+/*
+ * A CPU goes away (Linux's slab CPU-dead callback; arch/native: a thread
+ * that leased the slot exits): its magazines of every cache go back to the
+ * slab layer. With owned slots (include/kmm/arch.h) only the slot's owner,
+ * or the arch once the owner is gone, may call it.
+ */
+void kmem_cache_cpu_dead(unsigned int cpu);
+
+/* Takes / releases every lock of the slab allocator, in the lock order
+   (around fork in a process that forks, arch/native). */
+void kmem_cache_lock_all(void);
+void kmem_cache_unlock_all(void);
 
 /* Invariant checker of every cache: returns 0, or panics with what broke. */
 int slab_check(void);

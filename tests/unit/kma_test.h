@@ -16,7 +16,7 @@
 #include <kmm/kma.h>
 
 /* The allocators every conformance test runs over. */
-#define KT_ALLOCATORS(X) X(buddy) X(rmap) X(p2) X(mk) X(zone) X(dynix)
+#define KT_ALLOCATORS(X) X(slab) X(buddy) X(rmap) X(p2) X(mk) X(zone) X(dynix)
 
 /* Boots a quiet machine, resets every KMA and returns the one named. */
 const struct kma_ops *kt_boot(const char *name, uint64_t ram, unsigned int cpus,

@@ -1,0 +1,205 @@
+/*
+ * libkmm-malloc with threads (built also under ThreadSanitizer): blocks
+ * allocated on one thread and freed on another (producer/consumer rings),
+ * random churn on many threads at once, more threads than CPU slots (the
+ * shared slot), threads exiting (their slot and magazines return), and the
+ * magazine size of a cache changed while its owners allocate (each owner
+ * adopts it in its slow path, mm/slab.c "Owned slots"). The per-thread
+ * fast path takes no lock: TSan checks that the slot lease is what orders
+ * one owner's writes before the next owner's reads.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <kmm/slab.h>
+
+#include "kmm_malloc.h"
+
+void *kmmtest_malloc(size_t n);
+void kmmtest_free(void *p);
+void *kmmtest_realloc(void *p, size_t n);
+
+#define RING 256
+
+struct ring {
+	void *slot[RING];
+	atomic_uint head, tail;   /* producer writes head, consumer tail */
+	unsigned int count;
+};
+
+static void ring_push(struct ring *r, void *p)
+{
+	unsigned int h = atomic_load_explicit(&r->head, memory_order_relaxed);
+
+	while (h - atomic_load_explicit(&r->tail, memory_order_acquire) == RING)
+		sched_yield();
+	r->slot[h % RING] = p;
+	atomic_store_explicit(&r->head, h + 1, memory_order_release);
+}
+
+static void *ring_pop(struct ring *r)
+{
+	unsigned int t = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	void *p;
+
+	while (atomic_load_explicit(&r->head, memory_order_acquire) == t)
+		sched_yield();
+	p = r->slot[t % RING];
+	atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+	return p;
+}
+
+static void *producer(void *arg)
+{
+	struct ring *r = arg;
+
+	for (unsigned int i = 0; i < r->count; i++) {
+		size_t n = (i * 131) % 2000 + 8;
+		unsigned char *p = kmmtest_malloc(n);
+
+		assert_non_null(p);
+		memset(p, (int)(i & 0xff), n);
+		ring_push(r, p);
+	}
+	ring_push(r, NULL);
+	return NULL;
+}
+
+static void *consumer(void *arg)
+{
+	struct ring *r = arg;
+	unsigned int i = 0;
+	unsigned char *p;
+
+	while ((p = ring_pop(r))) {
+		size_t n = (i * 131) % 2000 + 8;
+
+		if (p[0] != (unsigned char)(i & 0xff) || p[n - 1] != (unsigned char)(i & 0xff))
+			fail_msg("block %u corrupted", i);
+		kmmtest_free(p);
+		i++;
+	}
+	return NULL;
+}
+
+/* Allocated on one thread, freed on another: two pairs at once. */
+static void test_cross_thread_free(void **state)
+{
+	static struct ring rings[2];
+	pthread_t t[4];
+
+	for (int i = 0; i < 2; i++) {
+		memset(&rings[i], 0, sizeof(rings[i]));
+		rings[i].count = 20000;
+		pthread_create(&t[2 * i], NULL, producer, &rings[i]);
+		pthread_create(&t[2 * i + 1], NULL, consumer, &rings[i]);
+	}
+	for (int i = 0; i < 4; i++)
+		pthread_join(t[i], NULL);
+	assert_int_equal(kmm_malloc_check(), 0);
+}
+
+static void *churn(void *arg)
+{
+	uintptr_t seed = (uintptr_t)arg * 2654435761u + 1;
+	void *held[128] = { 0 };
+
+	for (unsigned int i = 0; i < 20000; i++) {
+		unsigned int k;
+
+		seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		k = (unsigned int)(seed >> 33) % 128;
+		if (held[k] && (seed >> 20) % 4 == 0)
+			held[k] = kmmtest_realloc(held[k], (seed >> 40) % 5000 + 1);
+		else {
+			kmmtest_free(held[k]);
+			held[k] = kmmtest_malloc((seed >> 40) % ((seed >> 12) % 64 ? 512 : 100000) + 1);
+		}
+		assert_non_null(held[k]);
+		*(volatile char *)held[k] = 1;
+	}
+	for (unsigned int k = 0; k < 128; k++)
+		kmmtest_free(held[k]);
+	return NULL;
+}
+
+/* More threads than CPU slots: the last ones share a slot, under its lock. */
+static void test_many_threads(void **state)
+{
+	enum { N = 80 };
+	pthread_t t[N];
+	struct kmm_malloc_stats st;
+
+	for (uintptr_t i = 0; i < N; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, churn, (void *)i), 0);
+	for (int i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	/* Every exited thread gave its slot back: only this one holds one. */
+	assert_int_equal(kmm_malloc_stats(&st), 0);
+	assert_int_equal(st.slots_leased, 1);
+	assert_int_equal(kmm_malloc_check(), 0);
+}
+
+static atomic_bool resize_stop;
+
+static void *resize_worker(void *arg)
+{
+	void *held[300] = { 0 };
+	unsigned int i = 0;
+
+	while (!atomic_load(&resize_stop) || i < 100000) {
+		unsigned int k = (i++ * 7919) % 300;
+
+		kmmtest_free(held[k]);
+		held[k] = kmmtest_malloc(64);
+		*(volatile char *)held[k] = 2;
+	}
+	for (unsigned int k = 0; k < 300; k++)
+		kmmtest_free(held[k]);
+	return NULL;
+}
+
+/* A cache's magazine size changes while its owners use it. */
+static void test_magazine_resize(void **state)
+{
+	static const unsigned int sizes[] = { 3, 255, 15, 63, 1, 127 };
+	struct kmem_cache *cp;
+	pthread_t t[3];
+
+	kmmtest_free(kmmtest_malloc(64));   /* boots the allocator */
+	cp = kmem_cache_find("malloc-64");
+	assert_non_null(cp);
+	atomic_store(&resize_stop, false);
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, resize_worker, NULL);
+	for (unsigned int r = 0; r < 60; r++) {
+		assert_int_equal(kmem_cache_set_magazine(cp, sizes[r % 6]), 0);
+		sched_yield();
+	}
+	atomic_store(&resize_stop, true);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	kmm_malloc_upkeep();
+	assert_int_equal(kmm_malloc_check(), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cross_thread_free),
+		cmocka_unit_test(test_many_threads),
+		cmocka_unit_test(test_magazine_resize),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
