@@ -98,10 +98,26 @@ static inline bool pte_same(pteval_t a, pteval_t b)
 
 /* ---- Boot ---- */
 
+/*
+ * The zero page is part of the kernel image, as Linux's empty_zero_page is
+ * in its BSS: the image's last frame, reserved by memblock, never given to
+ * the page allocator, so booting costs the allocator nothing.
+ */
 int memory_init(void)
 {
-	zero_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	return zero_page ? 0 : -KMM_ENOMEM;
+	phys_addr_t base, size;
+	struct page *page;
+
+	arch_kernel_image(&base, &size);
+	if (size < PAGE_SIZE)
+		return -KMM_ENOMEM;
+	page = pfn_to_page(PHYS_PFN(base + size) - 1);
+	if (!page_flag(page, PG_reserved))
+		panic("memory_init: the kernel image's last frame %#lx is not reserved",
+		      page_to_pfn(page));
+	memset(page_address(page), 0, PAGE_SIZE);
+	zero_page = page;
+	return 0;
 }
 
 /* ---- Table frames ---- */
