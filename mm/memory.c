@@ -317,7 +317,7 @@ struct shared_anon {
 	atomic_int refcount;      /* areas mapping the object */
 	spinlock_t lock;          /* root, the nodes' slots, nr_held */
 	unsigned long nr_pages;   /* size: offsets 0..nr_pages-1 */
-	unsigned long nr_held;    /* pages allocated so far */
+	unsigned long nr_held;    /* pages allocated so far (read without the lock) */
 	unsigned int height;      /* node levels: SA_SLOTS^height >= nr_pages */
 	void **root;
 };
@@ -360,7 +360,7 @@ static void sa_free_node(struct shared_anon *sa, void **node, unsigned int level
 				panic("shared_anon %p freed while page %lu is still mapped",
 				      (void *)sa, page->index);
 			put_user_page(page);
-			sa->nr_held--;
+			__atomic_fetch_sub(&sa->nr_held, 1, __ATOMIC_RELAXED);
 		} else {
 			sa_free_node(sa, node[i], level - 1);
 		}
@@ -383,7 +383,7 @@ void shared_anon_put(struct shared_anon *sa)
 
 unsigned long shared_anon_pages(const struct shared_anon *sa)
 {
-	return READ_ONCE(sa->nr_held);
+	return __atomic_load_n(&sa->nr_held, __ATOMIC_RELAXED);
 }
 
 /*
@@ -419,7 +419,7 @@ static struct page *shared_anon_find(struct shared_anon *sa, unsigned long pgoff
 		if (page) {
 			page->index = pgoff;
 			*slot = page;
-			sa->nr_held++;
+			__atomic_fetch_add(&sa->nr_held, 1, __ATOMIC_RELAXED);
 		}
 	}
 	if (page)
@@ -613,16 +613,30 @@ unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int f
 				      : do_anonymous_page(vma, addr, ptep, write);
 	if (!pte_present(e))
 		return VM_FAULT_SIGBUS;   /* swap entries: the reclaim issue */
-	if (write && !pte_write(e)) {
-		if (!vma->vm_shared)
-			return do_wp_page(vma, addr, ptep, e);
-		/* A shared writable area maps writable; make it so. */
+	if (write && !pte_write(e) && !vma->vm_shared)
+		return do_wp_page(vma, addr, ptep, e);
+	/*
+	 * Another CPU resolved it first, or the entry grants less than the
+	 * area does (a shared writable page mapped read-only, a user bit or
+	 * an NX bit out of date): bring it up to the area's protection, so the
+	 * retried access cannot fault forever. Nothing here removes a right.
+	 */
+	{
+		pteval_t add = vm_get_page_prot(vma->vm_flags) & (_PAGE_USER | _PAGE_RW);
+
+		if (!vma->vm_shared || pte_special(e))
+			add &= ~(pteval_t)_PAGE_RW;
 		spin_lock(&vma->vm_mm->page_table_lock);
-		while (!pte_write(e) && !pte_cmpxchg(ptep, &e, e | _PAGE_RW))
-			;
+		while (pte_present(e)) {
+			pteval_t want = e | add;
+
+			if ((flags & FAULT_FLAG_INSTR) && (vma->vm_flags & VM_EXEC))
+				want &= ~(pteval_t)_PAGE_NX;
+			if (want == e || pte_cmpxchg(ptep, &e, want))
+				break;
+		}
 		spin_unlock(&vma->vm_mm->page_table_lock);
 	}
-	/* Else another CPU resolved it first: the access retries. */
 	return 0;
 }
 
