@@ -916,6 +916,7 @@ static void test_switching_mms_and_lazy_flush_of_other_cpus(void **state)
 	struct task *p = spawn(), *c, *thr;
 	uintptr_t a = map(p, PG, RW, PRIV);
 	struct emu_tlb_stats s0, s1;
+	unsigned long sent, received;
 	uint64_t v;
 
 	st(p, a, 1);
@@ -932,17 +933,44 @@ static void test_switching_mms_and_lazy_flush_of_other_cpus(void **state)
 	assert_int_equal(ld(thr, a), 1);
 	emu_set_cpu(0);
 	emu_tlb_stats(&s0);
+	sent = vm_event_sum(NR_TLB_REMOTE_FLUSH);
+	received = vm_event_sum(NR_TLB_REMOTE_FLUSH_RECEIVED);
 	assert_int_equal(sys_munmap(p, a, PG), 0);
 	emu_tlb_stats(&s1);
 	assert_true(s1.shootdowns > s0.shootdowns);   /* CPU 1 was in the mask */
+	assert_true(vm_event_sum(NR_TLB_REMOTE_FLUSH) > sent);
+	assert_int_equal(vm_event_sum(NR_TLB_REMOTE_FLUSH_RECEIVED), received);
 	emu_set_cpu(1);
 	assert_int_equal(emu_load(thr, a, 8, &v), -KMM_EFAULT);  /* no stale hit */
+	assert_int_equal(vm_event_sum(NR_TLB_REMOTE_FLUSH_RECEIVED), received + 1);
 	assert_killed(thr, KMM_SIGSEGV, KMM_SEGV_MAPERR, a);
 	emu_set_cpu(0);
 	assert_int_equal(ld(c, a), 2);
 	check_all();
 	task_release(thr);
 	finish(c);
+	finish(p);
+	assert_all_back();
+}
+
+/* CPU 1 holds a writable entry; CPU 0 write-protects: CPU 1's next store faults. */
+static void test_write_protect_reaches_other_cpu(void **state)
+{
+	struct task *p = spawn(), *thr;
+	uintptr_t a = map(p, PG, RW, PRIV);
+
+	assert_int_equal(task_clone_thread(p, &thr), 0);
+	emu_set_cpu(1);
+	st(thr, a, 1);
+	st(thr, a, 2);                     /* a TLB hit with write rights */
+	emu_set_cpu(0);
+	assert_int_equal(sys_mprotect(p, a, PG, KMM_PROT_READ), 0);
+	emu_set_cpu(1);
+	assert_int_equal(emu_store(thr, a, 8, 3), -KMM_EFAULT);
+	assert_killed(thr, KMM_SIGSEGV, KMM_SEGV_ACCERR, a);
+	emu_set_cpu(0);
+	assert_int_equal(ld(p, a), 2);
+	task_release(thr);
 	finish(p);
 	assert_all_back();
 }
@@ -990,6 +1018,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_accessed_and_dirty_bits, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_entry_until_flush, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_switching_mms_and_lazy_flush_of_other_cpus, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_write_protect_reaches_other_cpu, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_tlb_counts_hits, setup, th_teardown),
 	};
 
