@@ -992,6 +992,42 @@ static void test_tlb_counts_hits(void **state)
 	assert_all_back();
 }
 
+/* The checkers catch what they claim to: each corruption, then the repair. */
+static void test_checkers_catch_corruption(void **state)
+{
+	struct task *p = spawn(), *c;
+	uintptr_t a = map(p, 2 * PG, RW, PRIV);
+	pteval_t *ptep, e;
+	struct page *pg;
+
+	st(p, a, 1);
+	c = fork_of(p);
+	ptep = pte_lookup(p->mm, a);
+	e = pte_read(ptep);
+	pg = pfn_to_page(pte_pfn(e));
+
+	add_mm_counter(p->mm, MM_ANONPAGES, 1);
+	TH_EXPECT_PANIC(mm_check(p->mm), "rss anon");
+	add_mm_counter(p->mm, MM_ANONPAGES, -1);
+
+	set_pte(ptep, e | _PAGE_RW);   /* a page shared with the child, writable */
+	TH_EXPECT_PANIC(mm_check(p->mm), "copy-on-write broken");
+	set_pte(ptep, e);
+
+	atomic_fetch_add(&pg->_mapcount, 1);
+	TH_EXPECT_PANIC(mm_rmap_check(), "entries map it");
+	atomic_fetch_sub(&pg->_mapcount, 1);
+
+	atomic_fetch_add(&p->mm->pgtables_bytes, (long)PG);
+	TH_EXPECT_PANIC(mm_check(p->mm), "pgtables_bytes");
+	atomic_fetch_sub(&p->mm->pgtables_bytes, (long)PG);
+
+	check_all();
+	finish(c);
+	finish(p);
+	assert_all_back();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1020,6 +1056,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_switching_mms_and_lazy_flush_of_other_cpus, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_write_protect_reaches_other_cpu, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_tlb_counts_hits, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_checkers_catch_corruption, setup, th_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
