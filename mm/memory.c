@@ -98,10 +98,26 @@ static inline bool pte_same(pteval_t a, pteval_t b)
 
 /* ---- Boot ---- */
 
+/*
+ * The zero page is part of the kernel image, as Linux's empty_zero_page is
+ * in its BSS: the image's last frame, reserved by memblock, never given to
+ * the page allocator, so booting costs the allocator nothing.
+ */
 int memory_init(void)
 {
-	zero_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	return zero_page ? 0 : -KMM_ENOMEM;
+	phys_addr_t base, size;
+	struct page *page;
+
+	arch_kernel_image(&base, &size);
+	if (size < PAGE_SIZE)
+		return -KMM_ENOMEM;
+	page = pfn_to_page(PHYS_PFN(base + size) - 1);
+	if (!page_flag(page, PG_reserved))
+		panic("memory_init: the kernel image's last frame %#lx is not reserved",
+		      page_to_pfn(page));
+	memset(page_address(page), 0, PAGE_SIZE);
+	zero_page = page;
+	return 0;
 }
 
 /* ---- Table frames ---- */
@@ -301,7 +317,7 @@ struct shared_anon {
 	atomic_int refcount;      /* areas mapping the object */
 	spinlock_t lock;          /* root, the nodes' slots, nr_held */
 	unsigned long nr_pages;   /* size: offsets 0..nr_pages-1 */
-	unsigned long nr_held;    /* pages allocated so far */
+	unsigned long nr_held;    /* pages allocated so far (read without the lock) */
 	unsigned int height;      /* node levels: SA_SLOTS^height >= nr_pages */
 	void **root;
 };
@@ -344,7 +360,7 @@ static void sa_free_node(struct shared_anon *sa, void **node, unsigned int level
 				panic("shared_anon %p freed while page %lu is still mapped",
 				      (void *)sa, page->index);
 			put_user_page(page);
-			sa->nr_held--;
+			__atomic_fetch_sub(&sa->nr_held, 1, __ATOMIC_RELAXED);
 		} else {
 			sa_free_node(sa, node[i], level - 1);
 		}
@@ -367,7 +383,7 @@ void shared_anon_put(struct shared_anon *sa)
 
 unsigned long shared_anon_pages(const struct shared_anon *sa)
 {
-	return READ_ONCE(sa->nr_held);
+	return __atomic_load_n(&sa->nr_held, __ATOMIC_RELAXED);
 }
 
 /*
@@ -403,7 +419,7 @@ static struct page *shared_anon_find(struct shared_anon *sa, unsigned long pgoff
 		if (page) {
 			page->index = pgoff;
 			*slot = page;
-			sa->nr_held++;
+			__atomic_fetch_add(&sa->nr_held, 1, __ATOMIC_RELAXED);
 		}
 	}
 	if (page)
@@ -597,16 +613,30 @@ unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int f
 				      : do_anonymous_page(vma, addr, ptep, write);
 	if (!pte_present(e))
 		return VM_FAULT_SIGBUS;   /* swap entries: the reclaim issue */
-	if (write && !pte_write(e)) {
-		if (!vma->vm_shared)
-			return do_wp_page(vma, addr, ptep, e);
-		/* A shared writable area maps writable; make it so. */
+	if (write && !pte_write(e) && !vma->vm_shared)
+		return do_wp_page(vma, addr, ptep, e);
+	/*
+	 * Another CPU resolved it first, or the entry grants less than the
+	 * area does (a shared writable page mapped read-only, a user bit or
+	 * an NX bit out of date): bring it up to the area's protection, so the
+	 * retried access cannot fault forever. Nothing here removes a right.
+	 */
+	{
+		pteval_t add = vm_get_page_prot(vma->vm_flags) & (_PAGE_USER | _PAGE_RW);
+
+		if (!vma->vm_shared || pte_special(e))
+			add &= ~(pteval_t)_PAGE_RW;
 		spin_lock(&vma->vm_mm->page_table_lock);
-		while (!pte_write(e) && !pte_cmpxchg(ptep, &e, e | _PAGE_RW))
-			;
+		while (pte_present(e)) {
+			pteval_t want = e | add;
+
+			if ((flags & FAULT_FLAG_INSTR) && (vma->vm_flags & VM_EXEC))
+				want &= ~(pteval_t)_PAGE_NX;
+			if (want == e || pte_cmpxchg(ptep, &e, want))
+				break;
+		}
 		spin_unlock(&vma->vm_mm->page_table_lock);
 	}
-	/* Else another CPU resolved it first: the access retries. */
 	return 0;
 }
 
@@ -1138,7 +1168,7 @@ static void collect_mm(struct task *t, void *arg)
 }
 
 struct rmap_count {
-	bool compare;
+	enum { RMAP_RESET, RMAP_COUNT, RMAP_COMPARE } pass;
 	unsigned long anon_pages;
 };
 
@@ -1150,7 +1180,11 @@ static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 	if (pte_special(e))
 		return;
 	page = pfn_to_page(pte_pfn(e));
-	if (!c->compare) {
+	if (c->pass == RMAP_RESET) {
+		page->_pad = 0;   /* a check that panicked half-way left counts */
+		return;
+	}
+	if (c->pass == RMAP_COUNT) {
 		page->_pad++;
 		return;
 	}
@@ -1171,6 +1205,15 @@ static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 	}
 }
 
+/*
+ * The mms of a check: a static array for the usual few, so that a check
+ * that panics (a test catching it on purpose) leaks nothing; more tasks
+ * than that take an allocation. Like every checker, it runs while nothing
+ * changes (so one at a time).
+ */
+#define CHECK_MMS 256
+static struct mm *check_mms[CHECK_MMS];
+
 int mm_rmap_check(void)
 {
 	struct mm_list l = { .max = task_count() + 1 };
@@ -1178,7 +1221,7 @@ int mm_rmap_check(void)
 	unsigned long anon = 0, tables = 0, mm_tables = 0;
 	struct zone *z;
 
-	l.mms = kcalloc(l.max, sizeof(*l.mms), GFP_KERNEL);
+	l.mms = l.max <= CHECK_MMS ? check_mms : kcalloc(l.max, sizeof(*l.mms), GFP_KERNEL);
 	if (!l.mms)
 		return -KMM_ENOMEM;
 	task_for_each(collect_mm, &l);
@@ -1186,15 +1229,16 @@ int mm_rmap_check(void)
 		mm_check(l.mms[i]);
 		mm_tables += (unsigned long)atomic_load(&l.mms[i]->pgtables_bytes) / PAGE_SIZE;
 	}
-	for (int pass = 0; pass < 2; pass++) {
-		c.compare = pass == 1;
+	for (int pass = RMAP_RESET; pass <= RMAP_COMPARE; pass++) {
+		c.pass = pass;
 		for (unsigned int i = 0; i < l.n; i++) {
 			unsigned long nt = 0;
 
 			for_each_pte(l.mms[i], pgd_table(l.mms[i]), 3, 0, count_pte, &c, &nt);
 		}
 	}
-	kfree(l.mms);
+	if (l.mms != check_mms)
+		kfree(l.mms);
 	for_each_zone(z) {
 		anon += zone_page_state(z, NR_ANON_MAPPED);
 		tables += zone_page_state(z, NR_PAGETABLE);

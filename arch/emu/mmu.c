@@ -55,11 +55,13 @@
  * lazily, at their next access (counted as a received shootdown). A CPU
  * never waits while inside an access: faults end the access first.
  *
- * Generations are unique across mms and boots: an mm gets its base, a
- * serial number << 32, the first time a CPU or a flusher sees it, so a new
- * mm allocated where a freed one lived (or a CPU whose TLB survived a
- * reboot) can never pass for the old one. arch_mm_release also makes every
- * CPU forget the mm as its current one.
+ * Generations are 64-bit counters, one per mm, each starting from its own
+ * base (a serial number << 32) the first time a CPU or a flusher sees the
+ * mm, so a new mm allocated where a freed one lived (or a CPU whose TLB
+ * survived a reboot) does not pass for the old one. A flusher compares
+ * generations only of the mm it flushes (it checks the CPU's mm too), so
+ * running past the next mm's base does no harm. arch_mm_release also makes
+ * every CPU forget the mm as its current one.
  *
  * Deterministic mode has one host thread: there is nothing to wait for, so
  * accesses skip the store/load pair and only compare generations.
@@ -571,10 +573,17 @@ int emu_fetch(struct task *t, uint64_t va)
 
 /* ---- Flushes ---- */
 
-/* Is active a generation of the mm whose newest is gen, older than it? */
-static inline bool uses_older(uint64_t active, uint64_t gen)
+/*
+ * Is CPU o inside an access of mm begun under a generation older than gen?
+ * o sets its mm before it publishes a generation and changes it only at
+ * the start of a later access, so an in-progress access of mm is seen with
+ * o->mm == mm; a value read after o moved on is at worst a moment's wait.
+ */
+static inline bool uses_older(struct mmu_cpu *o, struct mm *mm, uint64_t gen)
 {
-	return active && (active >> GEN_BASE_SHIFT) == (gen >> GEN_BASE_SHIFT) && active < gen;
+	uint64_t active = atomic_load_explicit(&o->active, memory_order_acquire);
+
+	return active && active < gen && atomic_load(&o->mm) == mm;
 }
 
 static void flush_tlb(struct mm *mm, uintptr_t start, uintptr_t end, bool all)
@@ -617,7 +626,7 @@ static void flush_tlb(struct mm *mm, uintptr_t start, uintptr_t end, bool all)
 			continue;
 		stat_add(&c->shootdowns, 1);
 		count_vm_event(NR_TLB_REMOTE_FLUSH);
-		while (uses_older(atomic_load_explicit(&o->active, memory_order_acquire), gen))
+		while (uses_older(o, mm, gen))
 			arch_cpu_relax();
 	}
 }

@@ -728,6 +728,120 @@ static void test_fault_fails_cleanly_at_every_allocation(void **state)
 	assert_true(nth > 4);   /* PDPT, PD, PT, then the page failed in turn */
 }
 
+/*
+ * Random runs against a model: up to 8 tasks that fork from one another,
+ * each with the same 24-page private area (and a shared one they all
+ * inherit), storing, loading, protecting, discarding and remapping pages.
+ * The model says what every task must read on every page: its own last
+ * write since the fork, never a relative's, zero after DONTNEED or a fresh
+ * mapping; the shared area is one value for all. The checkers run as we go.
+ */
+#define RT_TASKS 8
+#define RT_PAGES 24
+#define RT_AREA 0x400000000000UL
+#define RT_SHARED 0x410000000000UL
+
+struct rt_task {
+	struct task *t;
+	uint64_t val[RT_PAGES];
+	bool ro[RT_PAGES];
+};
+
+static uint64_t rt_rnd(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static void random_run(uint64_t seed, int steps)
+{
+	static struct rt_task rt[RT_TASKS];
+	uint64_t shared[4] = { 0 }, x = seed;
+
+	memset(rt, 0, sizeof(rt));
+	rt[0].t = spawn();
+	map_at(rt[0].t, RT_AREA, RT_PAGES * PG, RW, PRIV | KMM_MAP_FIXED);
+	map_at(rt[0].t, RT_SHARED, 4 * PG, RW, SHARED | KMM_MAP_FIXED);
+	for (int step = 0; step < steps; step++) {
+		int i = (int)(rt_rnd(&x) % RT_TASKS), p = (int)(rt_rnd(&x) % RT_PAGES);
+		struct rt_task *r = &rt[i];
+		uintptr_t va = RT_AREA + (uintptr_t)p * PG;
+		unsigned int op = (unsigned int)(rt_rnd(&x) % 100);
+
+		if (!r->t)
+			continue;
+		if (op < 35) {                   /* store */
+			uint64_t v = rt_rnd(&x) | 1;
+
+			if (r->ro[p])
+				continue;
+			st(r->t, va + 8 * (unsigned int)(p % 7), v);
+			r->val[p] = v;
+		} else if (op < 65) {            /* load */
+			assert_int_equal(ld(r->t, va + 8 * (unsigned int)(p % 7)), r->val[p]);
+		} else if (op < 72) {            /* fork */
+			int j;
+
+			for (j = 0; j < RT_TASKS && rt[j].t; j++)
+				;
+			if (j == RT_TASKS)
+				continue;
+			rt[j] = *r;
+			rt[j].t = fork_of(r->t);
+		} else if (op < 76) {            /* exit */
+			int live = 0;
+
+			for (int j = 0; j < RT_TASKS; j++)
+				live += rt[j].t != NULL;
+			if (live == 1)
+				continue;
+			finish(r->t);
+			r->t = NULL;
+		} else if (op < 82) {            /* mprotect one page */
+			r->ro[p] = !r->ro[p];
+			assert_int_equal(sys_mprotect(r->t, va, PG, r->ro[p] ? KMM_PROT_READ : RW), 0);
+		} else if (op < 87) {            /* MADV_DONTNEED */
+			assert_int_equal(sys_madvise(r->t, va, PG, KMM_MADV_DONTNEED), 0);
+			r->val[p] = 0;
+		} else if (op < 91) {            /* a fresh mapping over it */
+			map_at(r->t, va, PG, RW, PRIV | KMM_MAP_FIXED);
+			r->val[p] = 0;
+			r->ro[p] = false;
+		} else {                         /* the shared area */
+			unsigned int q = (unsigned int)(rt_rnd(&x) % 4);
+
+			if (op < 96) {
+				shared[q] = rt_rnd(&x);
+				st(r->t, RT_SHARED + q * PG, shared[q]);
+			} else {
+				assert_int_equal(ld(r->t, RT_SHARED + q * PG), shared[q]);
+			}
+		}
+		if (step % 50 == 0)
+			check_all();
+	}
+	for (int i = 0; i < RT_TASKS; i++) {
+		if (!rt[i].t)
+			continue;
+		for (int p = 0; p < RT_PAGES; p++)
+			assert_int_equal(ld(rt[i].t, RT_AREA + (uintptr_t)p * PG + 8 * (unsigned int)(p % 7)),
+					 rt[i].val[p]);
+	}
+	check_all();
+	for (int i = 0; i < RT_TASKS; i++)
+		if (rt[i].t)
+			finish(rt[i].t);
+	assert_all_back();
+}
+
+static void test_random_against_model(void **state)
+{
+	for (uint64_t seed = 1; seed <= 6; seed++)
+		random_run(seed * 0x9e3779b97f4a7c15ULL, 1500);
+}
+
 /* ---- The MMU ---- */
 
 static void test_accessed_and_dirty_bits(void **state)
@@ -802,6 +916,7 @@ static void test_switching_mms_and_lazy_flush_of_other_cpus(void **state)
 	struct task *p = spawn(), *c, *thr;
 	uintptr_t a = map(p, PG, RW, PRIV);
 	struct emu_tlb_stats s0, s1;
+	unsigned long sent, received;
 	uint64_t v;
 
 	st(p, a, 1);
@@ -818,17 +933,44 @@ static void test_switching_mms_and_lazy_flush_of_other_cpus(void **state)
 	assert_int_equal(ld(thr, a), 1);
 	emu_set_cpu(0);
 	emu_tlb_stats(&s0);
+	sent = vm_event_sum(NR_TLB_REMOTE_FLUSH);
+	received = vm_event_sum(NR_TLB_REMOTE_FLUSH_RECEIVED);
 	assert_int_equal(sys_munmap(p, a, PG), 0);
 	emu_tlb_stats(&s1);
 	assert_true(s1.shootdowns > s0.shootdowns);   /* CPU 1 was in the mask */
+	assert_true(vm_event_sum(NR_TLB_REMOTE_FLUSH) > sent);
+	assert_int_equal(vm_event_sum(NR_TLB_REMOTE_FLUSH_RECEIVED), received);
 	emu_set_cpu(1);
 	assert_int_equal(emu_load(thr, a, 8, &v), -KMM_EFAULT);  /* no stale hit */
+	assert_int_equal(vm_event_sum(NR_TLB_REMOTE_FLUSH_RECEIVED), received + 1);
 	assert_killed(thr, KMM_SIGSEGV, KMM_SEGV_MAPERR, a);
 	emu_set_cpu(0);
 	assert_int_equal(ld(c, a), 2);
 	check_all();
 	task_release(thr);
 	finish(c);
+	finish(p);
+	assert_all_back();
+}
+
+/* CPU 1 holds a writable entry; CPU 0 write-protects: CPU 1's next store faults. */
+static void test_write_protect_reaches_other_cpu(void **state)
+{
+	struct task *p = spawn(), *thr;
+	uintptr_t a = map(p, PG, RW, PRIV);
+
+	assert_int_equal(task_clone_thread(p, &thr), 0);
+	emu_set_cpu(1);
+	st(thr, a, 1);
+	st(thr, a, 2);                     /* a TLB hit with write rights */
+	emu_set_cpu(0);
+	assert_int_equal(sys_mprotect(p, a, PG, KMM_PROT_READ), 0);
+	emu_set_cpu(1);
+	assert_int_equal(emu_store(thr, a, 8, 3), -KMM_EFAULT);
+	assert_killed(thr, KMM_SIGSEGV, KMM_SEGV_ACCERR, a);
+	emu_set_cpu(0);
+	assert_int_equal(ld(p, a), 2);
+	task_release(thr);
 	finish(p);
 	assert_all_back();
 }
@@ -847,6 +989,42 @@ static void test_tlb_counts_hits(void **state)
 	assert_int_equal(s1.hits - s0.hits, 100);
 	assert_int_equal(s1.misses, s0.misses);
 	finish(t);
+	assert_all_back();
+}
+
+/* The checkers catch what they claim to: each corruption, then the repair. */
+static void test_checkers_catch_corruption(void **state)
+{
+	struct task *p = spawn(), *c;
+	uintptr_t a = map(p, 2 * PG, RW, PRIV);
+	pteval_t *ptep, e;
+	struct page *pg;
+
+	st(p, a, 1);
+	c = fork_of(p);
+	ptep = pte_lookup(p->mm, a);
+	e = pte_read(ptep);
+	pg = pfn_to_page(pte_pfn(e));
+
+	add_mm_counter(p->mm, MM_ANONPAGES, 1);
+	TH_EXPECT_PANIC(mm_check(p->mm), "rss anon");
+	add_mm_counter(p->mm, MM_ANONPAGES, -1);
+
+	set_pte(ptep, e | _PAGE_RW);   /* a page shared with the child, writable */
+	TH_EXPECT_PANIC(mm_check(p->mm), "copy-on-write broken");
+	set_pte(ptep, e);
+
+	atomic_fetch_add(&pg->_mapcount, 1);
+	TH_EXPECT_PANIC(mm_rmap_check(), "entries map it");
+	atomic_fetch_sub(&pg->_mapcount, 1);
+
+	atomic_fetch_add(&p->mm->pgtables_bytes, (long)PG);
+	TH_EXPECT_PANIC(mm_check(p->mm), "pgtables_bytes");
+	atomic_fetch_sub(&p->mm->pgtables_bytes, (long)PG);
+
+	check_all();
+	finish(c);
+	finish(p);
 	assert_all_back();
 }
 
@@ -872,10 +1050,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_out_of_memory_fault_is_sigbus, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_fork_fails_cleanly_at_every_allocation, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_fault_fails_cleanly_at_every_allocation, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_random_against_model, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_accessed_and_dirty_bits, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_stale_entry_until_flush, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_switching_mms_and_lazy_flush_of_other_cpus, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_write_protect_reaches_other_cpu, setup, th_teardown),
 		cmocka_unit_test_setup_teardown(test_tlb_counts_hits, setup, th_teardown),
+		cmocka_unit_test_setup_teardown(test_checkers_catch_corruption, setup, th_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -117,8 +117,12 @@ static void munmap_cpu(unsigned int cpu, void *arg)
 			for (int spin = 0; spin < 2000; spin++)
 				sched_yield();
 			assert_int_equal(sys_munmap(s->p, s->page[k], PG), 0);
-			/* Recycle the frames at once with another pattern. */
-			fresh = (uintptr_t)sys_mmap(s->p, 0, 8 * PG, RW, PRIV, -1, 0);
+			/*
+			 * Recycle the frames at once with another pattern, at
+			 * an address of its own: the old one must stay unmapped.
+			 */
+			fresh = (uintptr_t)sys_mmap(s->p, 0x500000000000UL, 8 * PG, RW,
+						    PRIV | KMM_MAP_FIXED, -1, 0);
 			assert_true((long)fresh > 0);
 			assert_int_equal(emu_fill_user(s->p, fresh, 0xee, 8 * PG), 0);
 			assert_int_equal(sys_munmap(s->p, fresh, 8 * PG), 0);
