@@ -547,7 +547,7 @@ static void *__attribute__((noinline)) malloc_slow(size_t n, size_t align)
 	return p;
 }
 
-EXPORT void *API(malloc)(size_t n)
+EXPORT __attribute__((flatten)) void *API(malloc)(size_t n)
 {
 	if (likely(n <= SMALL_MAX && native_self.state == NATIVE_SLOT_OWNED)) {
 		void *p = kmem_cache_alloc(class_cache[small_index[(n + 15) >> 4]], GFP_MALLOC);
@@ -667,7 +667,7 @@ static inline __attribute__((always_inline)) void free_inline(void *p, const cha
 	free_slow(p, who);
 }
 
-EXPORT void API(free)(void *p)
+EXPORT __attribute__((flatten)) void API(free)(void *p)
 {
 	free_inline(p, "free");
 }
