@@ -245,7 +245,7 @@ static double run_cscratch(struct allocator *a)
 
 /* ---- xmalloc-style producer/consumer ---- */
 
-#define XM_RING 1024
+#define XM_RING 4096
 #define XM_BLOCKS 100000
 
 struct xm_ring {
@@ -256,6 +256,15 @@ struct xm_ring {
 	uint64_t n;
 };
 
+/* Spins a while (the other thread is likely running), then yields. */
+static inline void wait_a_little(unsigned int spin)
+{
+	if (spin < 200)
+		__builtin_ia32_pause();
+	else
+		sched_yield();
+}
+
 static void *xm_consumer(void *p)
 {
 	struct xm_ring *r = p;
@@ -263,8 +272,9 @@ static void *xm_consumer(void *p)
 	for (uint64_t i = 0; i < r->n; i++) {
 		unsigned int t = atomic_load_explicit(&r->tail, memory_order_relaxed);
 
-		while (atomic_load_explicit(&r->head, memory_order_acquire) == t)
-			sched_yield();
+		for (unsigned int spin = 0;
+		     atomic_load_explicit(&r->head, memory_order_acquire) == t; spin++)
+			wait_a_little(spin);
 		r->a->free(r->slot[t % XM_RING]);
 		atomic_store_explicit(&r->tail, t + 1, memory_order_release);
 	}
@@ -288,8 +298,9 @@ static void xm_loop(void *arg, uint64_t iters)
 		if (!p)
 			oom();
 		*(volatile char *)p = 1;
-		while (h - atomic_load_explicit(&r->tail, memory_order_acquire) == XM_RING)
-			sched_yield();
+		for (unsigned int spin = 0;
+		     h - atomic_load_explicit(&r->tail, memory_order_acquire) == XM_RING; spin++)
+			wait_a_little(spin);
 		r->slot[h % XM_RING] = p;
 		atomic_store_explicit(&r->head, h + 1, memory_order_release);
 	}
@@ -436,6 +447,7 @@ static double python_run(struct allocator *a, long *maxrss_kb)
 
 		if (fd >= 0)
 			dup2(fd, 1);
+		unsetenv("GLIBC_TUNABLES");
 		if (a->lib)
 			setenv("LD_PRELOAD", a->lib, 1);
 		else
@@ -528,6 +540,16 @@ int main(int argc, char **argv)
 	unsigned int n_geo = 0;
 	bool have_python;
 
+	/*
+	 * The peers (and kmm) use initial-exec TLS; dlopen'ed after start-up
+	 * they need glibc's optional static TLS surplus, which is too small by
+	 * default for jemalloc: ask for more, re-executing once.
+	 */
+	if (!getenv("KMM_BENCH_MALLOC_TLS")) {
+		setenv("KMM_BENCH_MALLOC_TLS", "1", 1);
+		setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536", 1);
+		execv("/proc/self/exe", argv);
+	}
 	bench_init(argc, argv);
 	if (!bench_group_selected("malloc"))
 		return 0;

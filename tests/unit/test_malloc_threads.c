@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include <kmm/slab.h>
+#include <kmm/types.h>
 
 #include "kmm_malloc.h"
 
@@ -109,10 +110,17 @@ static void test_cross_thread_free(void **state)
 	assert_int_equal(kmm_malloc_check(), 0);
 }
 
+static pthread_barrier_t many_barrier;
+
 static void *churn(void *arg)
 {
 	uintptr_t seed = (uintptr_t)arg * 2654435761u + 1;
 	void *held[128] = { 0 };
+
+	/* All alive at once: more threads than slots. */
+	held[0] = kmmtest_malloc(100);
+	pthread_barrier_wait(&many_barrier);
+	pthread_barrier_wait(&many_barrier);
 
 	for (unsigned int i = 0; i < 20000; i++) {
 		unsigned int k;
@@ -140,10 +148,17 @@ static void test_many_threads(void **state)
 	pthread_t t[N];
 	struct kmm_malloc_stats st;
 
+	pthread_barrier_init(&many_barrier, NULL, N + 1);
 	for (uintptr_t i = 0; i < N; i++)
 		assert_int_equal(pthread_create(&t[i], NULL, churn, (void *)i), 0);
+	pthread_barrier_wait(&many_barrier);
+	/* Every owned slot is leased (KMM_MAX_CPUS - 1; the last is shared). */
+	assert_int_equal(kmm_malloc_stats(&st), 0);
+	assert_int_equal(st.slots_leased, KMM_MAX_CPUS - 1);
+	pthread_barrier_wait(&many_barrier);
 	for (int i = 0; i < N; i++)
 		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&many_barrier);
 	/* Every exited thread gave its slot back: only this one holds one. */
 	assert_int_equal(kmm_malloc_stats(&st), 0);
 	assert_int_equal(st.slots_leased, 1);

@@ -6,7 +6,7 @@
  *   LD_PRELOAD=build/libkmm-malloc.so CMD
  *
  * Three paths by size:
- *   small  (<= 32 KiB)  one of 40 object caches "malloc-N" (16-byte steps up
+ *   small  (<= 64 KiB)  one of 44 object caches "malloc-N" (16-byte steps up
  *                       to 128, then four classes per power of two), whose
  *                       per-thread magazines are the fast path: a malloc or
  *                       free that the loaded magazine serves is a size-class
@@ -36,7 +36,7 @@
  * trim, the free blocks of 64 KiB and more are taken out, given back with
  * madvise(MADV_DONTNEED) and freed again (trim). Upkeep (the slab
  * allocator's periodic work and the trim check) runs every 4096 frees of a
- * thread and on large frees.
+ * thread, a large free counting as 64.
  *
  * Locking (front end): init_lock (boot, once), huge_lock (the huge table),
  * trim_lock (one trim at a time). Order: huge_lock, trim_lock, then the
@@ -76,7 +76,7 @@
 #endif
 
 #define GFP_MALLOC __GFP_NOWARN
-#define SMALL_MAX 32768UL
+#define SMALL_MAX 65536UL
 #define LARGE_MAX (1UL << 20)
 #define LARGE_MAX_ORDER 8                    /* 1 MiB */
 #define MIN_ALIGN 16UL
@@ -86,11 +86,12 @@
 
 /* ---- Size classes ---- */
 
-#define NR_CLASSES 40
+#define NR_CLASSES 44
 static const uint32_t class_size[NR_CLASSES] = {
 	16, 32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448, 512,
 	640, 768, 896, 1024, 1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096,
 	5120, 6144, 7168, 8192, 10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768,
+	40960, 49152, 57344, 65536,
 };
 static struct kmem_cache *class_cache[NR_CLASSES];
 /* The class of n bytes, by (n + 15) / 16: one load for every small size. */
@@ -546,7 +547,7 @@ static void *__attribute__((noinline)) malloc_slow(size_t n, size_t align)
 	return p;
 }
 
-EXPORT void *API(malloc)(size_t n)
+EXPORT __attribute__((flatten)) void *API(malloc)(size_t n)
 {
 	if (likely(n <= SMALL_MAX && native_self.state == NATIVE_SLOT_OWNED)) {
 		void *p = kmem_cache_alloc(class_cache[small_index[(n + 15) >> 4]], GFP_MALLOC);
@@ -627,8 +628,12 @@ static void __attribute__((noinline)) free_slow(void *p, const char *who)
 
 		if (!enter())
 			return;
+		/* A large free brings the next upkeep closer by 64 small ones. */
+		if (native_self.countdown > 64)
+			native_self.countdown -= 64;
+		else
+			native_self.countdown = 0;
 		__free_pages(pg, pg->compound_order);
-		upkeep();
 		leave();
 		return;
 	}
@@ -662,7 +667,7 @@ static inline __attribute__((always_inline)) void free_inline(void *p, const cha
 	free_slow(p, who);
 }
 
-EXPORT void API(free)(void *p)
+EXPORT __attribute__((flatten)) void API(free)(void *p)
 {
 	free_inline(p, "free");
 }
