@@ -161,5 +161,6 @@ int kmm_check(void)
 	page_alloc_check();
 	slab_check();
 	kma_check();
+	task_check_all();
 	return 0;
 }

@@ -189,9 +189,7 @@ static long mmap_region(struct mm *mm, uintptr_t addr, size_t len, unsigned long
 	struct vm_area *vma;
 	int err;
 
-	err = do_munmap(mm, addr, addr + len);
-	if (err)
-		return err;
+	/* Refused before anything is unmapped: a failed MAP_FIXED leaves the old mapping. */
 	if (accountable(vm_flags)) {
 		if (!enough_memory(pages))
 			return -KMM_ENOMEM;
@@ -199,6 +197,9 @@ static long mmap_region(struct mm *mm, uintptr_t addr, size_t len, unsigned long
 	}
 	if ((vm_flags & VM_SHARED) && !(vm_flags & VM_NORESERVE) && !enough_memory(pages))
 		return -KMM_ENOMEM;
+	err = do_munmap(mm, addr, addr + len);
+	if (err)
+		return err;
 	vma = vm_area_alloc(mm);
 	if (!vma)
 		return -KMM_ENOMEM;
@@ -496,8 +497,11 @@ static int do_brk(struct mm *mm, uintptr_t oldbrk, uintptr_t newbrk)
 
 	if (mm->map_count > DEFAULT_MAX_MAP_COUNT || !enough_memory(pages))
 		return -KMM_ENOMEM;
-	if (prev && prev->vm_end == oldbrk && prev->vm_start >= mm->start_brk &&
-	    prev->vm_flags == vm_flags && !prev->vm_shared && !prev->vm_file) {
+	/* Linux's do_brk_flags extends the area below only if it could merge with the growth. */
+	if (prev && prev->vm_end == oldbrk && prev->vm_end > mm->start_brk &&
+	    prev->vm_flags == vm_flags && !prev->vm_shared && !prev->vm_file &&
+	    prev->vm_pgoff + ((prev->vm_end - prev->vm_start) >> PAGE_SHIFT) ==
+		    oldbrk >> PAGE_SHIFT) {
 		vma_set_range(mm, prev, prev->vm_start, newbrk);
 		return 0;
 	}
@@ -534,7 +538,13 @@ long sys_brk(struct task *t, uintptr_t brk)
 		goto out;
 	}
 	if (brk <= mm->brk) {
-		/* Shrinking: unmap what the heap no longer covers. */
+		/*
+		 * Shrinking: unmap what the heap no longer covers. As in Linux,
+		 * it fails when nothing is mapped there any more (the heap
+		 * was unmapped under brk's feet).
+		 */
+		if (!find_vma_intersection(mm, newbrk, oldbrk))
+			goto out;
 		mm->brk = brk;
 		if (do_munmap(mm, newbrk, oldbrk))
 			mm->brk = origbrk;

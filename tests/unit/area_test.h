@@ -9,6 +9,7 @@
 #include <kmm/mm.h>
 #include <kmm/page_alloc.h>
 #include <kmm/shrinker.h>
+#include <kmm/slab.h>
 
 /* Frames free in the buddy allocator once slab caches and CPU lists are emptied. */
 static inline unsigned long at_settled_free(void)
@@ -33,7 +34,26 @@ static inline void at_collect(struct task *t, void *arg)
 		ts->t[ts->n++] = t;
 }
 
-/* Exits and releases every task; then no frame may be mapped. */
+/* Objects of the area level's caches still allocated (magazines emptied first). */
+static inline unsigned long at_live_objects(void)
+{
+	static const char *const names[] = { "mm_struct", "task_struct", "vm_area_struct",
+					     "anon_vma" };
+	unsigned long live = 0;
+
+	shrink_slab(GFP_KERNEL, 0);
+	for (unsigned int i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct kmem_cache *c = kmem_cache_find(names[i]);
+		struct kmem_cache_info info;
+
+		assert_non_null(c);
+		kmem_cache_get_info(c, &info);
+		live += info.active_objs - info.magazine_objs;
+	}
+	return live;
+}
+
+/* Exits and releases every task; then no frame may be mapped, no descriptor live. */
 static inline void at_reap_all(void)
 {
 	static struct at_tasks ts;
@@ -46,6 +66,7 @@ static inline void at_reap_all(void)
 	}
 	assert_int_equal(task_count(), 0);
 	task_check_all();
+	assert_int_equal(at_live_objects(), 0);
 }
 
 #endif

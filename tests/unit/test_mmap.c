@@ -180,6 +180,13 @@ static void test_mmap_errors(void **state)
 	/* A shared stack makes no sense. */
 	assert_int_equal(mmap_anon(t, 0, PG, PROT_RW, KMM_MAP_SHARED | KMM_MAP_GROWSDOWN),
 			 -KMM_EINVAL);
+	/* A refused MAP_FIXED leaves what was there. */
+	assert_int_equal(mmap_anon(t, 0x500000000UL, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 0x500000000UL);
+	assert_int_equal(mmap_anon(t, 0x500000000UL, 2 * MACHINE, PROT_RW,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED), -KMM_ENOMEM);
+	assert_non_null(vma_lookup(t->mm, 0x500000000UL));
+	assert_int_equal(sys_munmap(t, 0x500000000UL, PG), 0);
 	/* More than all of RAM, writable and private: overcommit refuses it... */
 	assert_int_equal(mmap_anon(t, 0, 2 * MACHINE, PROT_RW, KMM_MAP_PRIVATE), -KMM_ENOMEM);
 	assert_int_equal(mmap_anon(t, 0, 2 * MACHINE, PROT_RW, KMM_MAP_SHARED), -KMM_ENOMEM);
@@ -454,11 +461,26 @@ static void test_brk(void **state)
 	assert_int_equal(sys_brk(t, HEAP), HEAP);
 	assert_int_equal(nareas(t), 2);
 	assert_null(vma_lookup(mm, HEAP));
-	/* munmap of the heap under brk's feet: brk grows it again from the same break. */
+	/*
+	 * munmap of the heap under brk's feet: brk cannot shrink what is not
+	 * there (the old break comes back), but grows a new area from the break.
+	 */
 	assert_int_equal(sys_brk(t, HEAP + 2 * PG), HEAP + 2 * PG);
 	assert_int_equal(sys_munmap(t, HEAP, 2 * PG), 0);
+	assert_int_equal(sys_brk(t, HEAP + PG), HEAP + 2 * PG);
 	assert_int_equal(sys_brk(t, HEAP + 3 * PG), HEAP + 3 * PG);
 	expect_area(t, HEAP + 2 * PG, HEAP + 3 * PG, PROT_RW);
+	/*
+	 * A mapping placed right at the break merges with the heap area (same
+	 * flags, contiguous offsets), and then stands in the heap's way.
+	 */
+	assert_int_equal(mmap_anon(t, HEAP + 3 * PG, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 HEAP + 3 * PG);
+	assert_int_equal(nareas(t), 3);
+	expect_area(t, HEAP + 2 * PG, HEAP + 4 * PG, PROT_RW);
+	assert_int_equal(sys_brk(t, HEAP + 5 * PG), HEAP + 3 * PG);
+	assert_int_equal(sys_brk(t, HEAP + 2 * PG), HEAP + 2 * PG);
+	expect_area(t, HEAP + 3 * PG, HEAP + 4 * PG, PROT_RW);
 	reap_all();
 }
 
