@@ -547,14 +547,24 @@ static uintptr_t check_gaps(struct mm *mm, struct rb_node *n)
 	return gap;
 }
 
-static bool on_anon_list(struct vm_area *vma)
+/*
+ * Faults (under the read lock, like this checker) may give an area its
+ * anon_vma at any moment: read the pointer once, atomically, and walk the
+ * list under its lock.
+ */
+static bool on_anon_list(struct anon_vma *av, struct vm_area *vma)
 {
 	struct list_head *pos;
+	bool found = false;
 
-	for (pos = vma->anon_vma->head.next; pos != &vma->anon_vma->head; pos = pos->next)
-		if (pos == &vma->anon_vma_node)
-			return true;
-	return false;
+	spin_lock(&av->lock);
+	for (pos = av->head.next; pos != &av->head; pos = pos->next)
+		if (pos == &vma->anon_vma_node) {
+			found = true;
+			break;
+		}
+	spin_unlock(&av->lock);
+	return found;
 }
 
 int vma_check(struct mm *mm)
@@ -562,6 +572,7 @@ int vma_check(struct mm *mm)
 	unsigned long total, stack, data, exec, count = 0;
 	struct rb_node *n;
 	struct vm_area *vma, *prev = NULL;
+	struct anon_vma *av;
 	struct mm shadow;
 
 	read_lock(&mm->mmap_lock);
@@ -585,10 +596,11 @@ int vma_check(struct mm *mm)
 		if (n != &vma->vm_rb)
 			panic("mm %p: the tree and the list disagree at area %#lx-%#lx",
 			      (void *)mm, (unsigned long)vma->vm_start, (unsigned long)vma->vm_end);
-		if (vma->anon_vma && !on_anon_list(vma))
+		av = __atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE);
+		if (av && !on_anon_list(av, vma))
 			panic("mm %p: area %#lx-%#lx is not on the list of its anon_vma",
 			      (void *)mm, (unsigned long)vma->vm_start, (unsigned long)vma->vm_end);
-		if ((vma->vm_flags & VM_SHARED) && vma->anon_vma)
+		if ((vma->vm_flags & VM_SHARED) && av)
 			panic("mm %p: shared area %#lx-%#lx has an anon_vma", (void *)mm,
 			      (unsigned long)vma->vm_start, (unsigned long)vma->vm_end);
 		n = rb_next(n);

@@ -137,6 +137,17 @@ static void test_mmap_placement_and_merge(void **state)
 	/* Counters: private writable is data, shared and read-only are not. */
 	assert_int_equal(t->mm->data_vm, 5);
 	assert_int_equal(t->mm->total_vm, 32 + 8);
+	/* Executable and not writable is exec; writable and executable is data. */
+	assert_true(mmap_anon(t, 0x700000000UL, 3 * PG, KMM_PROT_READ | KMM_PROT_EXEC,
+			      KMM_MAP_PRIVATE) > 0);
+	assert_int_equal(t->mm->exec_vm, 3);
+	assert_int_equal(sys_mprotect(t, 0x700000000UL, PG, KMM_PROT_READ | KMM_PROT_WRITE |
+						     KMM_PROT_EXEC), 0);
+	assert_int_equal(t->mm->exec_vm, 2);
+	assert_int_equal(t->mm->data_vm, 6);
+	assert_int_equal(sys_munmap(t, 0x700000000UL, 3 * PG), 0);
+	assert_int_equal(t->mm->exec_vm, 0);
+	assert_int_equal(t->mm->total_vm, 32 + 8);
 
 	/* Hints: a free one is used as is; a busy one is ignored. */
 	assert_int_equal(mmap_anon(t, 0x600000000000UL, 2 * PG, PROT_RW, KMM_MAP_PRIVATE),
