@@ -324,6 +324,7 @@ static void test_dup_and_free(void **state)
 struct ref_area {
 	uintptr_t start, end;
 	unsigned long flags, pgoff;
+	struct anon_vma *av;   /* the anchor kmm's area must hold (NULL: none) */
 };
 
 struct ref {
@@ -366,18 +367,23 @@ static void ref_remove(struct ref *r, int i)
 static bool ref_mergeable(const struct ref_area *a, const struct ref_area *b)
 {
 	return a->end == b->start && a->flags == b->flags &&
-	       a->pgoff + ((a->end - a->start) / PG) == b->pgoff;
+	       a->pgoff + ((a->end - a->start) / PG) == b->pgoff &&
+	       (!a->av || !b->av || a->av == b->av);
 }
 
 static int ref_merge(struct ref *r, int i)
 {
 	if (i > 0 && ref_mergeable(&r->a[i - 1], &r->a[i])) {
 		r->a[i - 1].end = r->a[i].end;
+		if (!r->a[i - 1].av)
+			r->a[i - 1].av = r->a[i].av;
 		ref_remove(r, i);
 		i--;
 	}
 	if (i + 1 < r->n && ref_mergeable(&r->a[i], &r->a[i + 1])) {
 		r->a[i].end = r->a[i + 1].end;
+		if (!r->a[i].av)
+			r->a[i].av = r->a[i + 1].av;
 		ref_remove(r, i + 1);
 	}
 	return i;
@@ -436,6 +442,10 @@ static void compare(struct mm *mm, const struct ref *r)
 	vma_check(mm);
 	list_for_each_entry(vma, &mm->mmap, vm_list) {
 		assert_true(i < r->n);
+		if (vma->anon_vma != r->a[i].av)
+			fail_msg("area %d (%#lx-%#lx): anon_vma %p, reference %p", i,
+				 vma->vm_start, vma->vm_end, (void *)vma->anon_vma,
+				 (void *)r->a[i].av);
 		if (vma->vm_start != r->a[i].start || vma->vm_end != r->a[i].end ||
 		    vma->vm_flags != r->a[i].flags || vma->vm_pgoff != r->a[i].pgoff)
 			fail_msg("area %d: kmm %#lx-%#lx flags %#lx pgoff %#lx, reference "
@@ -490,6 +500,7 @@ static void random_run(uint64_t seed, int steps)
 			x.end = start + len;
 			x.flags = flag_set[rnd(ARRAY_SIZE(flag_set))];
 			x.pgoff = rnd(8) ? start / PG : rnd(1000);
+			x.av = NULL;
 			vma = vm_area_alloc(mm);
 			assert_non_null(vma);
 			vma->vm_start = x.start;
@@ -511,7 +522,7 @@ static void random_run(uint64_t seed, int steps)
 				}
 			}
 			write_unlock(&mm->mmap_lock);
-		} else if (op < 55 && r.n) {
+		} else if (op < 55 && r.n && r.n < MAXA - 2) {
 			/* Split at a random page inside an area. */
 			int i = (int)rnd((uint64_t)r.n);
 			struct ref_area *a = &r.a[i];
@@ -559,6 +570,15 @@ static void random_run(uint64_t seed, int steps)
 			write_unlock(&mm->mmap_lock);
 			vm_area_free(vma);
 			ref_remove(&r, i);
+		} else if (op < 88 && r.n) {
+			/* A first private fault: the area gets an anchor of its own. */
+			int i = (int)rnd((uint64_t)r.n);
+			struct vm_area *vma = vma_lookup(mm, r.a[i].start);
+
+			assert_int_equal(anon_vma_prepare(vma), 0);
+			if (!r.a[i].av)
+				r.a[i].av = vma->anon_vma;
+			assert_ptr_equal(vma->anon_vma, r.a[i].av);
 		} else if (op < 93) {
 			/* Free-range search, with or without a hint. */
 			size_t len = (1 + rnd(rnd(4) ? 16 : 2000)) * PG - rnd(PG);
