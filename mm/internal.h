@@ -23,5 +23,9 @@ void memblock_show(struct seq_buf *s, long arg);
 void e820_show(struct seq_buf *s, long arg);
 void meminfo_show(struct seq_buf *s, long arg);
 void vmstat_show(struct seq_buf *s, long arg);
+/* task_proc.c: the per-task views; arg is the pid. */
+void maps_show(struct seq_buf *s, long pid);
+void smaps_show(struct seq_buf *s, long pid);
+void status_show(struct seq_buf *s, long pid);
 
 #endif

@@ -36,11 +36,24 @@ static unsigned long si_mem_available(void)
 	return available < 0 ? 0 : (unsigned long)available;
 }
 
+/* A zone counter summed over the zones (Linux's global_node_page_state). */
+static unsigned long global_zone_page_state(enum zone_stat_item item)
+{
+	unsigned long sum = 0;
+	struct zone *z;
+
+	for_each_zone(z)
+		sum += zone_page_state(z, item);
+	return sum;
+}
+
 void meminfo_show(struct seq_buf *s, long arg)
 {
 	show_val_kb(s, "MemTotal:", totalram_pages());
 	show_val_kb(s, "MemFree:", nr_free_pages());
 	show_val_kb(s, "MemAvailable:", si_mem_available());
+	show_val_kb(s, "AnonPages:", global_zone_page_state(NR_ANON_MAPPED));
+	show_val_kb(s, "PageTables:", global_zone_page_state(NR_PAGETABLE));
 }
 
 const struct kmm_view kmm_views[] = {
@@ -58,9 +71,22 @@ const struct kmm_view kmm_views[] = {
 	{ "kmainfo", "kernel memory allocators: requests, waste, frames held", kmainfo_show },
 	{ "slabinfo", "slab caches (/proc/slabinfo 2.1)", slabinfo_show },
 	{ "slabwaste", "bytes each slab cache holds and loses, and where", slabwaste_show },
+	{ "maps", "a task's memory areas (/proc/PID/maps)", maps_show },
+	{ "smaps", "a task's memory areas and their pages (/proc/PID/smaps)", smaps_show },
+	{ "status", "a task's state and memory counters (/proc/PID/status)", status_show },
 };
 
 const unsigned int kmm_nr_views = ARRAY_SIZE(kmm_views);
+
+bool kmm_view_per_task(const char *name)
+{
+	static const char *const task_views[] = { "maps", "smaps", "status" };
+
+	for (unsigned int i = 0; i < ARRAY_SIZE(task_views); i++)
+		if (!kmm_strcmp(task_views[i], name))
+			return true;
+	return false;
+}
 
 int kmm_view_show(const char *name, long arg, struct seq_buf *s)
 {

@@ -41,6 +41,9 @@ struct kmm_view {
 extern const struct kmm_view kmm_views[];
 extern const unsigned int kmm_nr_views;
 
+/* Is the view one task's (maps, smaps, status)? Its arg is then a pid. */
+bool kmm_view_per_task(const char *name);
+
 /* Renders a view into s. Returns 0 or -KMM_ENOENT for an unknown name. */
 int kmm_view_show(const char *name, long arg, struct seq_buf *s);
 

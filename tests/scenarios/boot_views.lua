@@ -7,8 +7,9 @@ assert(tostring(m):match("^kmm machine %(64 MiB, 2 CPUs, det%)$"), tostring(m))
 
 local names, help = kmm.views()
 assert(#names >= 5, "at least five views")
+local viewer = assert(m:spawn("viewer"))   -- for the per-task views (maps, ...)
 for _, name in ipairs(names) do
-  local text = m:view(name)
+  local text = m:view(name, viewer.pid)
   assert(type(text) == "string" and #text > 0, "view " .. name .. " is empty")
   assert(help[name] and #help[name] > 0, "view " .. name .. " has no help")
 end

@@ -84,6 +84,10 @@ static int parse_option(struct boot_args *a, int argc, char **argv, int *i)
 	if (!p) {
 		if (!view_exists(value))
 			return usage_error("boot", "unknown view '%s' (see kmm views)", value);
+		if (kmm_view_per_task(value))
+			return usage_error("boot", "view '%s' is a task's, and a machine booted by "
+					   "kmm boot runs no task: use m:view(\"%s\", t.pid) in a "
+					   "scenario (kmm run)", value, value);
 		if (a->nr_views == MAX_VIEWS)
 			return usage_error("boot", "more than %d views", MAX_VIEWS);
 		a->views[a->nr_views++] = value;

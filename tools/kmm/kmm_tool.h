@@ -43,6 +43,11 @@ bool view_exists(const char *name);
  * unknown view. Exits on host memory exhaustion.
  */
 char *view_render(const char *name, long arg, size_t *len);
+/*
+ * NULL when view name can be shown for arg; else why not (a per-task
+ * view needs the pid of a task), as a message for the user.
+ */
+const char *view_arg_error(const char *name, long arg);
 
 /* ---- Boot parameters (boot_params.c) ----
  *

@@ -48,6 +48,7 @@ struct kmm_lua_binding {
 #define KMM_LUA_BINDINGS(X) \
 	X(kmm_lua_page_binding) \
 	X(kmm_lua_slab_binding) \
+	X(kmm_lua_task_binding) \
 	X(kmm_lua_kma_binding) \
 	/* one line per bindings file, above this one */
 

@@ -367,6 +367,8 @@ static int l_view(lua_State *L)
 	c.arg = (long)luaL_optinteger(L, 3, 0);
 	if (!view_exists(c.name))
 		return luaL_error(L, "unknown view '%s' (views: %s)", c.name, view_names(L));
+	if (view_arg_error(c.name, c.arg))
+		return luaL_error(L, "%s", view_arg_error(c.name, c.arg));
 	kmm_lua_core(L, do_view, &c);
 	lua_pushlstring(L, c.text, c.len);
 	free(c.text);

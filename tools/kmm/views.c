@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <kmm/kmm.h>
+#include <kmm/mm.h>
 
 #include "kmm_tool.h"
 
@@ -16,6 +17,24 @@ bool view_exists(const char *name)
 		if (!strcmp(kmm_views[i].name, name))
 			return true;
 	return false;
+}
+
+const char *view_arg_error(const char *name, long arg)
+{
+	static char msg[160];
+
+	if (!kmm_view_per_task(name))
+		return NULL;
+	if (arg <= 0) {
+		snprintf(msg, sizeof(msg), "view '%s' is a task's: give a pid (m:view(\"%s\", t.pid))",
+			 name, name);
+		return msg;
+	}
+	if (!task_find((int)arg)) {
+		snprintf(msg, sizeof(msg), "view '%s': no task with pid %ld", name, arg);
+		return msg;
+	}
+	return NULL;
 }
 
 char *view_render(const char *name, long arg, size_t *len)
