@@ -76,12 +76,14 @@ int task_exec(struct task *t)
 	mm = mm_alloc();
 	if (!mm)
 		return -KMM_ENOMEM;
+	/* The stack limit is the task's (RLIMIT_STACK survives exec). */
+	old = t->mm;
+	mm->stack_limit = old->stack_limit;
 	err = setup_new_address_space(mm);
 	if (err) {
 		mmput(mm);
 		return err;
 	}
-	old = t->mm;
 	__atomic_store_n(&t->mm, mm, __ATOMIC_RELEASE);
 	mmput(old);
 	return 0;

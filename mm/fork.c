@@ -426,8 +426,18 @@ static void check_one(struct task *t, void *arg)
 	}
 	if (!mm)
 		panic("task %d runs without an mm", t->pid);
-	if (atomic_load(&mm->mm_users) <= 0)
-		panic("task %d: its mm has %d users", t->pid, atomic_load(&mm->mm_users));
+	{
+		/* Every user of an mm is a live task using it (no other holder exists). */
+		struct task *o;
+		int users = 0;
+
+		list_for_each_entry(o, &task_list, tasks)
+			if (o->state != TASK_DEAD && __atomic_load_n(&o->mm, __ATOMIC_ACQUIRE) == mm)
+				users++;
+		if (atomic_load(&mm->mm_users) != users)
+			panic("task %d: its mm has %d users, %d live tasks use it", t->pid,
+			      atomic_load(&mm->mm_users), users);
+	}
 	st->live++;
 	vma_check(mm);
 	mm_check(mm);

@@ -107,10 +107,14 @@ static void test_fresh_layout(void **state)
 	assert_int_equal(mmap_anon(t, 0, 10 * PG, PROT_RW, KMM_MAP_PRIVATE), MMAP_BASE - 10 * PG);
 	assert_int_equal(sys_brk(t, HEAP + 5 * PG), HEAP + 5 * PG);
 	assert_int_equal(nareas(t), 3);
+	t->mm->stack_limit = 16 * MiB;
 	assert_int_equal(task_exec(t), 0);
 	assert_int_equal(nareas(t), 1);
 	assert_int_equal(t->mm->brk, HEAP);
 	assert_int_equal(t->mm->total_vm, 32);
+	/* The stack limit survives exec; mmap_base follows it. */
+	assert_int_equal(t->mm->stack_limit, 16 * MiB);
+	assert_int_equal(t->mm->mmap_base, MMAP_BASE);   /* still under the 128 MiB minimum gap */
 	reap_all();
 }
 
