@@ -504,6 +504,10 @@ static struct slab *cache_grow(struct kmem_cache *cp, gfp_t gfp)
 	for (unsigned int i = 0; i < npages; i++) {
 		page[i].slab_cache = cp;
 		page[i].slab_desc = sp;
+		/* Where the page sits in its slab and where the objects start,
+		   so kmem_cache_is_object needs no load of the descriptor. */
+		page[i].private = ((unsigned long)i << 32) |
+				  (unsigned long)((char *)sp->s_mem - addr);
 		set_page_flag(&page[i], PG_slab);
 	}
 
@@ -531,6 +535,7 @@ static void slab_destroy(struct kmem_cache *cp, struct slab *sp)
 		clear_page_flag(&page[i], PG_slab);
 		page[i].slab_cache = NULL;
 		page[i].slab_desc = NULL;
+		page[i].private = 0;
 	}
 	if (cp->flags & CFLGS_OFF_SLAB) {
 		/* Straight to the slab layer: a shrink must not leave the
@@ -1449,16 +1454,20 @@ int kmem_cache_set_magazine(struct kmem_cache *cp, unsigned int rounds)
 bool kmem_cache_is_object(struct kmem_cache *cp, const void *obj)
 {
 	struct page *page = virt_to_page(obj);
-	const struct slab *sp;
-	uint32_t off;
+	unsigned long priv;
+	uint32_t off, start;
 
 	if (!page_flag(page, PG_slab) || page->slab_cache != cp)
 		return false;
-	sp = page->slab_desc;
-	if ((const char *)obj < (const char *)sp->s_mem + cp->obj_offset)
+	/* page->private: the page's index in its slab, and the offset of the
+	   first object (cache_grow); slabs are at most 32 frames, so 32-bit
+	   arithmetic is enough. */
+	priv = page->private;
+	off = (uint32_t)((priv >> 32) << PAGE_SHIFT) + (uint32_t)((uintptr_t)obj & ~PAGE_MASK);
+	start = (uint32_t)priv + (uint32_t)cp->obj_offset;
+	if (off < start)
 		return false;
-	/* Within a slab of at most 32 frames: 32-bit division is enough. */
-	off = (uint32_t)((const char *)obj - (const char *)sp->s_mem - cp->obj_offset);
+	off -= start;
 	return off % (uint32_t)cp->buffer_size == 0 && off / (uint32_t)cp->buffer_size < cp->num;
 }
 

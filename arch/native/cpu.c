@@ -2,7 +2,7 @@
  * arch/native CPUs: a "CPU" is a thread. The core's per-CPU data (the slab
  * allocator's magazines, the page allocator's per-CPU lists, the event
  * counters) is indexed by arch_this_cpu(), so a thread leases one of
- * KMM_MAX_CPUS - 1 slots the first time it allocates and returns it when it
+ * NATIVE_NR_SLOTS - 1 slots the first time it allocates and returns it when it
  * exits, after giving back the slot's magazines (kmem_cache_cpu_dead) and
  * page lists (drain_local_pages). A slot is used by one thread at a time,
  * so the core is built with KMM_OWNED_CPU_SLOTS: the slab fast path takes
@@ -30,11 +30,11 @@
 
 #include "native.h"
 
-#define NATIVE_SHARED_SLOT (KMM_MAX_CPUS - 1)
+#define NATIVE_SHARED_SLOT (NATIVE_NR_SLOTS - 1)
 
 __thread struct native_thread native_self __attribute__((tls_model("initial-exec")));
 
-static atomic_uint slot_owned[KMM_MAX_CPUS];   /* 1: leased */
+static atomic_uint slot_owned[NATIVE_NR_SLOTS];   /* 1: leased */
 static atomic_uint nr_leased;
 static mutex_t shared_lock;
 static pthread_key_t exit_key;
@@ -47,7 +47,7 @@ unsigned int arch_this_cpu(void)
 
 unsigned int arch_nr_cpus(void)
 {
-	return KMM_MAX_CPUS;
+	return NATIVE_NR_SLOTS;
 }
 
 void arch_cpu_relax(void)

@@ -64,6 +64,11 @@ unsigned long native_sections(void);
 
 /* ---- CPU slots: a "CPU" is a thread (include/kmm/arch.h, owned slots) ---- */
 
+/* Slots the arch reports as CPUs: NATIVE_NR_SLOTS - 1 are leased to threads,
+   the last is shared. Each cache keeps a 64-byte CPU array entry per slot,
+   so this is RSS every process pays: 32 keeps it small. */
+#define NATIVE_NR_SLOTS 32
+
 enum native_slot_state {
 	NATIVE_SLOT_NONE = 0,     /* this thread has no slot yet */
 	NATIVE_SLOT_OWNED,        /* slot is this thread's alone */

@@ -10,7 +10,9 @@
  *   PG_pcp        free order-0 page on a per-CPU list: lru links it there.
  *   PG_slab       owned by the slab allocator: every page of a slab has
  *                 slab_cache and slab_desc set (mm/slab.c), so any object
- *                 address leads to its cache and slab in two loads.
+ *                 address leads to its cache and slab in two loads;
+ *                 private = (page's index in the slab << 32) | offset of the
+ *                 slab's first object, to check an object address.
  *   (none)        allocated to some caller, _refcount > 0 on the first page;
  *                 tail pages of a non-compound block have _refcount 0.
  *

@@ -82,7 +82,8 @@
 #define MIN_ALIGN 16UL
 #define UPKEEP_EVERY 4096u
 #define TRIM_MIN_ORDER 4                     /* 64 KiB and larger blocks */
-#define MAGAZINE_BYTES (16 * 1024)           /* bytes of objects a magazine holds */
+#define MAGAZINE_BYTES (64 * 1024)           /* bytes of objects a magazine holds */
+#define MAGAZINE_MIN_ROUNDS 7                /* even for the largest classes */
 
 /* ---- Size classes ---- */
 
@@ -153,9 +154,9 @@ static unsigned int magazine_rounds(size_t size)
 	static const unsigned int rounds[] = { 255, 127, 63, 31, 15, 7, 3, 1 };
 
 	for (unsigned int i = 0; i < ARRAY_SIZE(rounds); i++)
-		if (rounds[i] * size <= MAGAZINE_BYTES || rounds[i] == 1)
+		if (rounds[i] * size <= MAGAZINE_BYTES || rounds[i] == MAGAZINE_MIN_ROUNDS)
 			return rounds[i];
-	return 1;
+	return MAGAZINE_MIN_ROUNDS;
 }
 
 static int boot(void)
