@@ -238,6 +238,9 @@ long sys_mmap(struct task *t, uintptr_t addr, size_t len, int prot, int flags,
 		return -KMM_EBADF;   /* no file is open before the page-cache issue */
 	if (!len)
 		return -KMM_EINVAL;
+	/* Linux makes NOREPLACE fixed first: its address is never rounded like a hint. */
+	if (flags & KMM_MAP_FIXED_NOREPLACE)
+		flags |= KMM_MAP_FIXED;
 	if (!(flags & KMM_MAP_FIXED)) {
 		/* round_hint_to_min: a hint below the floor becomes the floor. */
 		addr &= PAGE_MASK;
@@ -250,8 +253,6 @@ long sys_mmap(struct task *t, uintptr_t addr, size_t len, int prot, int flags,
 	pgoff = (unsigned long)off >> PAGE_SHIFT;
 	if (pgoff + (len >> PAGE_SHIFT) < pgoff)
 		return -KMM_EOVERFLOW;
-	if (flags & KMM_MAP_FIXED_NOREPLACE)
-		flags |= KMM_MAP_FIXED;
 
 	write_lock(&mm->mmap_lock);
 	ret = -KMM_ENOMEM;
@@ -389,6 +390,14 @@ long sys_mprotect(struct task *t, uintptr_t start, size_t len, int prot)
 				break;
 			}
 			newflags |= VM_ACCOUNT;
+		} else if (!(newflags & VM_WRITE) && (vma->vm_flags & VM_ACCOUNT) &&
+			   !vma->anon_vma && !vma->vm_file && !vma->vm_shared) {
+			/*
+			 * Made read-only before any page was written: nothing to
+			 * keep the charge for (Linux 6.2 and later drop it too,
+			 * which decides what merges afterwards).
+			 */
+			newflags &= ~VM_ACCOUNT;
 		}
 		err = vma_modify_flags(mm, vma, nstart, tmp, newflags, true);
 		if (err)
@@ -396,8 +405,9 @@ long sys_mprotect(struct task *t, uintptr_t start, size_t len, int prot)
 		nstart = tmp;
 		if (nstart >= end)
 			break;
+		/* The area just changed may have merged with this one: it then starts below. */
 		vma = find_vma(mm, nstart);
-		if (!vma || vma->vm_start != nstart) {
+		if (!vma || vma->vm_start > nstart) {
 			err = -KMM_ENOMEM;
 			break;
 		}
@@ -619,6 +629,13 @@ static long move_vma(struct mm *mm, struct vm_area *vma, uintptr_t old_addr,
 	new->vm_start = new_addr;
 	new->vm_end = new_addr + new_len;
 	new->vm_pgoff = vma->vm_pgoff + ((old_addr - vma->vm_start) >> PAGE_SHIFT);
+	/*
+	 * A private anonymous area never faulted has no page whose offset
+	 * matters: like Linux's copy_vma, give it the offset of its new place,
+	 * so it can merge with its new neighbours.
+	 */
+	if (!vma->anon_vma && !vma->vm_file && !vma->vm_shared)
+		new->vm_pgoff = new_addr >> PAGE_SHIFT;
 	err = vma_link(mm, new);
 	if (err) {
 		vm_area_free(new);

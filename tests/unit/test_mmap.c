@@ -240,15 +240,13 @@ static void test_mmap_fixed(void **state)
 				   KMM_MAP_PRIVATE | KMM_MAP_FIXED_NOREPLACE), a - PG);
 	/* It merged with the area above it. */
 	expect_area(t, a - PG, a + PG, PROT_RW);
-	/*
-	 * Linux rounds the address of NOREPLACE down like a hint (it is not
-	 * MAP_FIXED when the rounding happens): misaligned is not EINVAL.
-	 */
+	/* NOREPLACE is MAP_FIXED for alignment: a misaligned address is EINVAL. */
 	assert_int_equal(mmap_anon(t, a - PG + 8, PG, PROT_RW,
-				   KMM_MAP_PRIVATE | KMM_MAP_FIXED_NOREPLACE), -KMM_EEXIST);
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED_NOREPLACE), -KMM_EINVAL);
 	assert_int_equal(mmap_anon(t, a + 30 * PG + 8, PG, PROT_R,
-				   KMM_MAP_PRIVATE | KMM_MAP_FIXED_NOREPLACE), a + 30 * PG);
-	assert_int_equal(sys_munmap(t, a + 30 * PG, PG), 0);
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED_NOREPLACE), -KMM_EINVAL);
+	assert_int_equal(mmap_anon(t, 0x1000, PG, PROT_R,
+				   KMM_MAP_PRIVATE | KMM_MAP_FIXED_NOREPLACE), -KMM_EPERM);
 	/* MAP_FIXED over several areas and holes replaces them all, then merges. */
 	assert_int_equal(mmap_anon(t, a + 10 * PG, PG, PROT_R, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
 			 a + 10 * PG);
@@ -355,6 +353,34 @@ static void test_mprotect(void **state)
 	assert_int_equal(sys_mprotect(t, a + 20 * PG, 2 * PG, PROT_RW), 0);
 	assert_true(vma_lookup(t->mm, a + 20 * PG)->vm_flags & VM_ACCOUNT);
 
+	/* An area changed early in the range may merge with the next one: no false ENOMEM. */
+	assert_int_equal(mmap_anon(t, a + 30 * PG, 2 * PG, PROT_R, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 30 * PG);
+	assert_int_equal(mmap_anon(t, a + 32 * PG, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 32 * PG);
+	assert_int_equal(sys_mprotect(t, a + 30 * PG, 3 * PG, PROT_RW), 0);
+	expect_area(t, a + 30 * PG, a + 33 * PG, PROT_RW);
+
+	/*
+	 * Made read-only before any write, a private area drops its charge (as
+	 * Linux 6.2+ does) and so merges with a read-only neighbour; once
+	 * written, it keeps the charge and stays apart.
+	 */
+	assert_int_equal(mmap_anon(t, a + 40 * PG, PG, PROT_R, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 40 * PG);
+	assert_int_equal(mmap_anon(t, a + 41 * PG, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 41 * PG);
+	assert_int_equal(sys_mprotect(t, a + 41 * PG, PG, PROT_R), 0);
+	expect_area(t, a + 40 * PG, a + 42 * PG, PROT_R);
+	assert_false(vma_lookup(t->mm, a + 40 * PG)->vm_flags & VM_ACCOUNT);
+	assert_int_equal(mmap_anon(t, a + 42 * PG, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 a + 42 * PG);
+	assert_int_equal(emu_store(t, a + 42 * PG, 8, 1), 0);
+	assert_int_equal(sys_mprotect(t, a + 42 * PG, PG, PROT_R), 0);
+	assert_true(vma_lookup(t->mm, a + 42 * PG)->vm_flags & VM_ACCOUNT);
+	expect_area(t, a + 40 * PG, a + 42 * PG, PROT_R);
+	expect_area(t, a + 42 * PG, a + 43 * PG, PROT_R);
+
 	/* PROT_GROWSDOWN: only on a grows-down area, and it reaches down to its start. */
 	assert_int_equal(sys_mprotect(t, a + 21 * PG, PG, PROT_R | KMM_PROT_GROWSDOWN), -KMM_EINVAL);
 	assert_int_equal(sys_mprotect(t, STACK_TOP - PG, PG, PROT_R | KMM_PROT_GROWSDOWN), 0);
@@ -400,8 +426,8 @@ static void test_mremap(void **state)
 	assert_int_equal(got, MMAP_BASE - 9 * PG);
 	assert_null(vma_lookup(t->mm, a));
 	expect_area(t, (uintptr_t)got, (uintptr_t)got + 9 * PG, PROT_RW);
-	/* The moved area keeps the offsets of its pages. */
-	assert_int_equal(vma_lookup(t->mm, (uintptr_t)got)->vm_pgoff, a >> PAGE_SHIFT);
+	/* Never faulted: the moved area takes the offset of its new place (Linux's copy_vma). */
+	assert_int_equal(vma_lookup(t->mm, (uintptr_t)got)->vm_pgoff, (uintptr_t)got >> PAGE_SHIFT);
 	assert_int_equal(t->mm->data_vm, 9);
 
 	/* MREMAP_FIXED: to a chosen place, replacing what is there. */
@@ -432,6 +458,14 @@ static void test_mremap(void **state)
 				 vma_lookup(t->mm, (uintptr_t)got)->vm_shared);
 		assert_non_null(vma_lookup(t->mm, (uintptr_t)got));
 	}
+	/* An area never faulted, moved next to a compatible one, merges with it. */
+	assert_int_equal(mmap_anon(t, 0x680000000UL, 2 * PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 0x680000000UL);
+	assert_int_equal(mmap_anon(t, 0x690000000UL, PG, PROT_RW, KMM_MAP_PRIVATE | KMM_MAP_FIXED),
+			 0x690000000UL);
+	assert_int_equal(sys_mremap(t, 0x690000000UL, PG, PG, KMM_MREMAP_MAYMOVE | KMM_MREMAP_FIXED,
+				    0x680002000UL), 0x680002000UL);
+	expect_area(t, 0x680000000UL, 0x680003000UL, PROT_RW);
 	/* Shrinking needs nothing mapped (Linux unmaps the tail, whatever it is). */
 	assert_int_equal(sys_mremap(t, 0x700000000UL, 4 * PG, PG, 0, 0), 0x700000000UL);
 	reap_all();
@@ -669,6 +703,8 @@ static void test_contents_mremap(void **state)
 	for (int i = 0; i < 4; i++)
 		assert_int_equal(load8(t, (uintptr_t)got + i * PG), tag(a + i * PG, 2));
 	assert_int_equal(load8(t, (uintptr_t)got + 7 * PG), 0);
+	/* Its pages were faulted: the area keeps their offsets. */
+	assert_int_equal(vma_lookup(t->mm, (uintptr_t)got)->vm_pgoff, a >> PAGE_SHIFT);
 	/* The four written pages moved; the zero-page reads count for nothing. */
 	assert_int_equal(get_mm_counter(t->mm, MM_ANONPAGES), 4);
 	/* Shrinking into a fixed place moves only what is kept. */
