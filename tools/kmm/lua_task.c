@@ -44,6 +44,7 @@ struct task_rec {
 struct lua_task {
 	unsigned long gen;
 	size_t rec;
+	int pid;                     /* still known once the machine is gone */
 };
 
 static struct task_rec *recs;
@@ -239,7 +240,7 @@ static struct task_rec *new_rec(lua_State *L, struct task *t)
 	r->pid = t->pid;
 	memcpy(r->name, t->comm, sizeof(r->name));
 	r->name[sizeof(r->name) - 1] = '\0';
-	*lt = (struct lua_task){ .gen = kmm_lua_generation(), .rec = nrecs++ };
+	*lt = (struct lua_task){ .gen = kmm_lua_generation(), .rec = nrecs++, .pid = t->pid };
 	return r;
 }
 
@@ -718,6 +719,7 @@ static const luaL_Reg task_methods[] = {
 static int task_index(lua_State *L)
 {
 	const char *key = luaL_checkstring(L, 2);
+	struct lua_task *lt;
 	struct task_rec *r;
 
 	if (luaL_getmetafield(L, 1, "methods") != LUA_TNIL) {
@@ -725,6 +727,18 @@ static int task_index(lua_State *L)
 		if (!lua_isnil(L, -1))
 			return 1;
 		lua_pop(L, 2);
+	}
+	/* A task of a machine that is gone is dead; its pid is still its pid. */
+	lt = luaL_checkudata(L, 1, TASK_MT);
+	if (!kmm_lua_generation() || lt->gen != kmm_lua_generation()) {
+		if (!strcmp(key, "alive")) {
+			lua_pushboolean(L, 0);
+			return 1;
+		}
+		if (!strcmp(key, "pid")) {
+			lua_pushinteger(L, lt->pid);
+			return 1;
+		}
 	}
 	r = task_record(L, 1);
 	if (!strcmp(key, "pid"))
