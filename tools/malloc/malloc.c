@@ -271,7 +271,7 @@ static unsigned long trim_threshold(void)
 {
 	unsigned long present = (unsigned long)(atomic_load(&native_ram_present) >> PAGE_SHIFT);
 
-	return MAX(present / 8, (8UL << 20) >> PAGE_SHIFT);
+	return MAX(present / 8, (2UL << 20) >> PAGE_SHIFT);
 }
 
 /*
