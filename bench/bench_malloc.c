@@ -245,15 +245,21 @@ static double run_cscratch(struct allocator *a)
 
 /* ---- xmalloc-style producer/consumer ---- */
 
-#define XM_RING 4096
-#define XM_BLOCKS 100000
+/*
+ * Blocks travel in batches (as xmalloc-test hands over lists of blocks), so
+ * that the two threads meet once per XM_BATCH blocks: the workload measures
+ * remote frees, not how the host schedules two spinning threads.
+ */
+#define XM_BATCH 256
+#define XM_QUEUE 16            /* batches in flight */
+#define XM_BLOCKS (XM_BATCH * 64)
 
 struct xm_ring {
 	struct allocator *a;
-	void *slot[XM_RING];
+	void *batch[XM_QUEUE][XM_BATCH];
 	_Alignas(64) atomic_uint head;
 	_Alignas(64) atomic_uint tail;
-	uint64_t n;
+	uint64_t batches;
 };
 
 /* Spins a while (the other thread is likely running), then yields. */
@@ -269,13 +275,14 @@ static void *xm_consumer(void *p)
 {
 	struct xm_ring *r = p;
 
-	for (uint64_t i = 0; i < r->n; i++) {
+	for (uint64_t b = 0; b < r->batches; b++) {
 		unsigned int t = atomic_load_explicit(&r->tail, memory_order_relaxed);
 
 		for (unsigned int spin = 0;
 		     atomic_load_explicit(&r->head, memory_order_acquire) == t; spin++)
 			wait_a_little(spin);
-		r->a->free(r->slot[t % XM_RING]);
+		for (unsigned int i = 0; i < XM_BATCH; i++)
+			r->a->free(r->batch[t % XM_QUEUE][i]);
 		atomic_store_explicit(&r->tail, t + 1, memory_order_release);
 	}
 	return NULL;
@@ -289,19 +296,22 @@ static void xm_loop(void *arg, uint64_t iters)
 
 	atomic_store(&r->head, 0);
 	atomic_store(&r->tail, 0);
-	r->n = iters * XM_BLOCKS;
+	r->batches = iters * (XM_BLOCKS / XM_BATCH);
 	pthread_create(&t, NULL, xm_consumer, r);
-	for (uint64_t i = 0; i < r->n; i++) {
+	for (uint64_t b = 0; b < r->batches; b++) {
 		unsigned int h = atomic_load_explicit(&r->head, memory_order_relaxed);
-		void *p = r->a->malloc(8 + rnd(&seed) % 248);
 
-		if (!p)
-			oom();
-		*(volatile char *)p = 1;
 		for (unsigned int spin = 0;
-		     h - atomic_load_explicit(&r->tail, memory_order_acquire) == XM_RING; spin++)
+		     h - atomic_load_explicit(&r->tail, memory_order_acquire) == XM_QUEUE; spin++)
 			wait_a_little(spin);
-		r->slot[h % XM_RING] = p;
+		for (unsigned int i = 0; i < XM_BATCH; i++) {
+			void *p = r->a->malloc(8 + rnd(&seed) % 248);
+
+			if (!p)
+				oom();
+			*(volatile char *)p = 1;
+			r->batch[h % XM_QUEUE][i] = p;
+		}
 		atomic_store_explicit(&r->head, h + 1, memory_order_release);
 	}
 	pthread_join(t, NULL);
