@@ -46,12 +46,12 @@ int mm_task_init(void)
 	mutex_init(&tasklist_lock);
 	INIT_LIST_HEAD(&task_list);
 	nr_tasks = 0;
-	mm_cachep = kmem_cache_create("mm_struct", sizeof(struct mm), 0,
-				      SLAB_HWCACHE_ALIGN, NULL);
-	task_cachep = kmem_cache_create("task_struct", sizeof(struct task), 0,
-					SLAB_HWCACHE_ALIGN, NULL);
-	anon_vma_cachep = kmem_cache_create("anon_vma", sizeof(struct anon_vma), 0,
-					    0, NULL);
+	/* Static descriptors: booting takes no frame (see kmem_cache_create_boot). */
+	mm_cachep = kmem_cache_create_boot("mm_struct", sizeof(struct mm), 0,
+					   SLAB_HWCACHE_ALIGN);
+	task_cachep = kmem_cache_create_boot("task_struct", sizeof(struct task), 0,
+					     SLAB_HWCACHE_ALIGN);
+	anon_vma_cachep = kmem_cache_create_boot("anon_vma", sizeof(struct anon_vma), 0, 0);
 	if (!mm_cachep || !task_cachep || !anon_vma_cachep)
 		return -KMM_ENOMEM;
 	err = vma_cache_init();

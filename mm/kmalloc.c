@@ -25,7 +25,6 @@
 #include <kmm/string.h>
 
 #include "kma/kma_internal.h"
-#include "slab_internal.h"
 
 static const size_t kmalloc_sizes[KMALLOC_NR_CACHES] = {
 	8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192,

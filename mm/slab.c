@@ -151,7 +151,6 @@
 #include <stdatomic.h>
 
 #include "kma/kma_internal.h"
-#include "slab_internal.h"
 
 /* ---- Data structures ---- */
 
@@ -303,13 +302,14 @@ static struct shrinker slab_shrinker;
 
 /*
  * The boot caches (the cache of caches, the magazine caches, the kmalloc
- * caches) have static descriptors, so that booting takes no page frame
- * from the buddy allocator: a cache's first slab is made by its first
- * allocation. They are never destroyed.
+ * caches, and the caches the core creates in mm_init: mm_struct,
+ * task_struct, anon_vma, vm_area_struct) have static descriptors, so that
+ * booting takes no page frame from the buddy allocator: a cache's first
+ * slab is made by its first allocation. They are never destroyed.
  */
 #define KMEM_BOOT_CACHE_SIZE \
 	(sizeof(struct kmem_cache) + KMM_MAX_CPUS * sizeof(struct kmem_cpu_cache))
-#define KMEM_NR_BOOT_CACHES 24
+#define KMEM_NR_BOOT_CACHES 32
 static char kmem_boot_caches[KMEM_NR_BOOT_CACHES][KMEM_BOOT_CACHE_SIZE]
 	__attribute__((aligned(KMEM_CACHE_LINE)));
 static unsigned int kmem_nr_boot_caches;

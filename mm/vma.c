@@ -39,8 +39,8 @@ static struct kmem_cache *vm_area_cachep;
 
 int vma_cache_init(void)
 {
-	vm_area_cachep = kmem_cache_create("vm_area_struct", sizeof(struct vm_area),
-					   0, SLAB_HWCACHE_ALIGN, NULL);
+	vm_area_cachep = kmem_cache_create_boot("vm_area_struct", sizeof(struct vm_area),
+						0, SLAB_HWCACHE_ALIGN);
 	return vm_area_cachep ? 0 : -KMM_ENOMEM;
 }
 

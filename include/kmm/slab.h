@@ -51,6 +51,15 @@ struct kmem_cache *kmem_cache_create(const char *name, size_t size, size_t align
 				     unsigned int flags, kmem_ctor_t ctor);
 
 /*
+ * For the caches the core creates once at boot (mm_init): a static
+ * descriptor, so that booting takes no page frame from the buddy allocator
+ * (a cache's first slab is made by its first allocation). No constructor;
+ * never destroyed; a fixed number of them (NULL when they run out).
+ */
+struct kmem_cache *kmem_cache_create_boot(const char *name, size_t size, size_t align,
+					  unsigned int flags);
+
+/*
  * Allocates one constructed object, or returns NULL when the page allocator
  * cannot supply a new slab. __GFP_ZERO zeroes the object (do not combine it
  * with a constructor). The other gfp flags go to alloc_pages.
