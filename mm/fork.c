@@ -311,6 +311,8 @@ static int dup_mmap(struct mm *mm, struct mm *oldmm)
 			break;
 		}
 		new->vm_mm = mm;
+		if (new->anon_vma)
+			new->anon_forked = true;
 		/* The child is private to this thread: no lock needed on its set. */
 		err = vma_link(mm, new);
 		if (err) {

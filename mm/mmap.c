@@ -510,6 +510,7 @@ static int do_brk(struct mm *mm, uintptr_t oldbrk, uintptr_t newbrk)
 	/* Linux's do_brk_flags extends the area below only if it could merge with the growth. */
 	if (prev && prev->vm_end == oldbrk && prev->vm_end > mm->start_brk &&
 	    prev->vm_flags == vm_flags && !prev->vm_shared && !prev->vm_file &&
+	    !(prev->anon_vma && prev->anon_forked) &&
 	    prev->vm_pgoff + ((prev->vm_end - prev->vm_start) >> PAGE_SHIFT) ==
 		    oldbrk >> PAGE_SHIFT) {
 		vma_set_range(mm, prev, prev->vm_start, newbrk);
@@ -657,7 +658,8 @@ static long move_vma(struct mm *mm, struct vm_area *vma, uintptr_t old_addr,
 	 * empty (its pages have moved), as Linux does: the move itself stands.
 	 */
 	(void)do_munmap(mm, old_addr, old_addr + old_len);
-	vma_merge_neighbours(mm, new);
+	/* Linux's copy_vma merges the destination as a new range. */
+	__vma_merge_neighbours(mm, new, true, true);
 	return (long)new_addr;
 }
 
@@ -772,7 +774,8 @@ long sys_mremap(struct task *t, uintptr_t addr, size_t old_len, size_t new_len,
 		if ((vma->vm_flags & VM_ACCOUNT) && !enough_memory(pages))
 			goto out;
 		vma_set_range(mm, vma, vma->vm_start, vma->vm_end + (new_len - old_len));
-		vma_merge_neighbours(mm, vma);
+		/* Linux merges the growth as a new range after vma: only with the next area. */
+		__vma_merge_neighbours(mm, vma, true, false);
 		ret = (long)addr;
 		goto out;
 	}

@@ -80,6 +80,7 @@ struct vm_area *vm_area_dup(struct vm_area *vma)
 	new->vm_pgoff = vma->vm_pgoff;
 	new->vm_file = vma->vm_file;
 	new->vm_shared = vma->vm_shared;
+	new->anon_forked = vma->anon_forked;
 	new->vm_rb = (struct rb_node){ 0 };
 	new->rb_subtree_gap = 0;
 	INIT_LIST_HEAD(&new->vm_list);
@@ -386,6 +387,17 @@ static bool same_object_contiguous(const struct vm_area *a, const struct vm_area
 
 bool vma_can_merge(const struct vm_area *a, const struct vm_area *b)
 {
+	return __vma_can_merge(a, b, NULL);
+}
+
+/*
+ * fresh, if not NULL, is a or b: an area whose range Linux merges as a new
+ * range (mremap's growth in place, the destination of a move), so its own
+ * fork-inherited anchor does not stop the merge (only the other side's).
+ */
+bool __vma_can_merge(const struct vm_area *a, const struct vm_area *b,
+		     const struct vm_area *fresh)
+{
 	if (!a || !b || a->vm_end != b->vm_start || a->vm_flags != b->vm_flags)
 		return false;
 	if (a->vm_file != b->vm_file || a->vm_shared != b->vm_shared)
@@ -393,7 +405,17 @@ bool vma_can_merge(const struct vm_area *a, const struct vm_area *b)
 	/* Pages are found by offset (file, shared object, anon rmap): keep them in line. */
 	if (!same_object_contiguous(a, b))
 		return false;
-	return !a->anon_vma || !b->anon_vma || a->anon_vma == b->anon_vma;
+	/*
+	 * Linux's is_mergeable_anon_vma: the same anchor, or none on one side
+	 * provided the other's was not inherited by fork.
+	 */
+	if (a->anon_vma && b->anon_vma)
+		return a->anon_vma == b->anon_vma;
+	if (a->anon_vma)
+		return a == fresh || !a->anon_forked;
+	if (b->anon_vma)
+		return b == fresh || !b->anon_forked;
+	return true;
 }
 
 /* Makes prev cover next too and frees next (prev just below next). */
@@ -403,6 +425,7 @@ static void merge_pair(struct mm *mm, struct vm_area *prev, struct vm_area *next
 
 	if (!prev->anon_vma && next->anon_vma)
 		anon_vma_link(prev, next->anon_vma);
+	prev->anon_forked |= next->anon_forked;
 	__vma_unlink(mm, next);
 	prev->vm_end = end;
 	{
@@ -416,14 +439,22 @@ static void merge_pair(struct mm *mm, struct vm_area *prev, struct vm_area *next
 
 struct vm_area *vma_merge_neighbours(struct mm *mm, struct vm_area *vma)
 {
-	struct vm_area *prev = vma_prev(mm, vma), *next;
+	return __vma_merge_neighbours(mm, vma, false, true);
+}
 
-	if (vma_can_merge(prev, vma)) {
+struct vm_area *__vma_merge_neighbours(struct mm *mm, struct vm_area *vma, bool fresh,
+				       bool with_prev)
+{
+	struct vm_area *prev = vma_prev(mm, vma), *next;
+	struct vm_area *f = fresh ? vma : NULL;
+
+	if (with_prev && __vma_can_merge(prev, vma, f)) {
 		merge_pair(mm, prev, vma);
 		vma = prev;
+		f = NULL;   /* the survivor is an old area now */
 	}
 	next = vma_next(mm, vma);
-	if (vma_can_merge(vma, next))
+	if (__vma_can_merge(vma, next, f))
 		merge_pair(mm, vma, next);
 	return vma;
 }

@@ -30,6 +30,16 @@ void vma_set_flags(struct mm *mm, struct vm_area *vma, unsigned long vm_flags);
 int __split_vma(struct mm *mm, struct vm_area *vma, uintptr_t addr, bool new_below);
 /* Whether a and b (a just below b) could be one area. */
 bool vma_can_merge(const struct vm_area *a, const struct vm_area *b);
+/*
+ * The same, where fresh (a, b or NULL) is merged as a new range is in
+ * Linux (mremap's growth and destination): its own fork-inherited anchor
+ * does not prevent the merge.
+ */
+bool __vma_can_merge(const struct vm_area *a, const struct vm_area *b,
+		     const struct vm_area *fresh);
+/* vma_merge_neighbours with vma as such a fresh range, optionally not with prev. */
+struct vm_area *__vma_merge_neighbours(struct mm *mm, struct vm_area *vma, bool fresh,
+				       bool with_prev);
 
 /* fork.c: the anonymous-memory anchors. */
 struct anon_vma *anon_vma_alloc(void);

@@ -94,6 +94,12 @@ struct vm_area {
 	struct shared_anon *vm_shared;  /* MAP_SHARED anonymous; else NULL */
 	struct anon_vma *anon_vma;   /* NULL until the first private page is faulted */
 	struct list_head anon_vma_node;
+	/*
+	 * anon_vma came from the parent at fork (Linux: the area's
+	 * anon_vma_chain is not singular). Such an area merges only with an
+	 * area of the same anon_vma, never with one that has none, as Linux.
+	 */
+	bool anon_forked;
 	/* The area set (mm/vma.c). */
 	struct rb_node vm_rb;
 	uintptr_t rb_subtree_gap;    /* largest gap below an area of this subtree */

@@ -130,6 +130,42 @@ static void test_fork_copies_areas(void **state)
 	finish();
 }
 
+/*
+ * Linux gives a forked child's area an anon_vma chain of its own, and such
+ * an area merges only with one of the same anon_vma: a new mapping next to
+ * it stays a separate area in the child, while the parent's merges.
+ */
+static void test_forked_anchor_merges_like_linux(void **state)
+{
+	struct task *p, *c;
+	const uintptr_t a = 0x500000000UL;
+	uintptr_t heap;
+
+	boot();
+	p = rich_parent();   /* [a, a + 8 pages) has an anchor */
+	heap = p->mm->brk;
+	assert_int_equal(emu_store(p, heap - PG, 8, 1), 0);   /* the heap gets one too */
+	assert_int_equal(task_fork(p, &c), 0);
+	assert_true(vma_lookup(c->mm, a)->anon_forked);
+	assert_false(vma_lookup(p->mm, a)->anon_forked);
+	assert_true(sys_mmap(p, a + 8 * PG, PG, RW, ANON | KMM_MAP_FIXED, -1, 0) > 0);
+	assert_true(sys_mmap(c, a + 8 * PG, PG, RW, ANON | KMM_MAP_FIXED, -1, 0) > 0);
+	assert_int_equal(vma_lookup(p->mm, a + 8 * PG)->vm_start, a);
+	assert_int_equal(vma_lookup(c->mm, a + 8 * PG)->vm_start, a + 8 * PG);
+	/* The same holds for the heap: the child's brk makes a new area. */
+	assert_int_equal(sys_brk(p, heap + PG), heap + PG);
+	assert_int_equal(sys_brk(c, heap + PG), heap + PG);
+	assert_int_equal(vma_lookup(p->mm, heap)->vm_end, heap + PG);
+	assert_true(vma_lookup(p->mm, heap)->vm_start < heap);
+	assert_int_equal(vma_lookup(c->mm, heap)->vm_start, heap);
+	/* Split and merged back inside the child: the same anchor, so it merges. */
+	assert_int_equal(sys_mprotect(c, a + 2 * PG, PG, KMM_PROT_READ), 0);
+	assert_int_equal(sys_mprotect(c, a + 2 * PG, PG, RW), 0);
+	assert_int_equal(vma_lookup(c->mm, a)->vm_end, a + 8 * PG);
+	task_check_all();
+	finish();
+}
+
 static void test_pids_and_list(void **state)
 {
 	struct task *t[4], *x;
@@ -436,6 +472,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_fork_copies_areas, teardown),
+		cmocka_unit_test_teardown(test_forked_anchor_merges_like_linux, teardown),
 		cmocka_unit_test_teardown(test_pids_and_list, teardown),
 		cmocka_unit_test_teardown(test_fork_chain, teardown),
 		cmocka_unit_test_teardown(test_threads_share_mm, teardown),
