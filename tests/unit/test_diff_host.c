@@ -7,7 +7,8 @@
  * a reserved address window as /proc/PID/maps shows them, and (every few
  * steps) the contents of every readable page and /proc/PID/smaps of the
  * window (Rss, Pss, Shared/Private Clean/Dirty, Referenced, Anonymous,
- * VmFlags, ...).
+ * VmFlags, ...); and kmm's /proc/PID/status lines are lines of the host's,
+ * in its order and format.
  *
  * The host side. The test forks "servers", processes that do nothing but
  * execute commands from a pipe with raw system calls and answer on
@@ -107,12 +108,12 @@ enum op_kind {
 	OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_BRK, OP_MADVISE, OP_STORE,
 	OP_LOAD, OP_FORK, OP_EXIT, OP_HASH_ALL,
 	/* Host-only commands. */
-	OP_HELLO, OP_MAPS, OP_HASH, OP_SMAPS,
+	OP_HELLO, OP_MAPS, OP_HASH, OP_SMAPS, OP_STATUS,
 };
 
 static const char *const op_names[] = {
 	"mmap", "munmap", "mprotect", "mremap", "brk", "madvise", "store", "load",
-	"fork", "exit", "hash", "hello", "maps", "hash", "smaps",
+	"fork", "exit", "hash", "hello", "maps", "hash", "smaps", "status",
 };
 
 /* Where an address lies: the window (absolute), the heap (from the slot's base). */
@@ -435,6 +436,15 @@ static __attribute__((noreturn)) void server(int slot)
 		case OP_SMAPS:
 			r.len = srv_listing("/proc/self/smaps");
 			break;
+		case OP_STATUS: {
+			int fd = open("/proc/self/status", O_RDONLY);
+			ssize_t n = fd < 0 ? 0 : read(fd, srv_buf, sizeof(srv_buf) - 1);
+
+			if (fd >= 0)
+				close(fd);
+			r.len = n > 0 ? (uint32_t)n : 0;
+			break;
+		}
 		case OP_FORK: {
 			pid_t pid = fork();
 
@@ -727,6 +737,53 @@ static void compare_contents(int slot)
 					 (unsigned long)(start + i * PG), slot);
 			}
 		}
+	}
+}
+
+/* ---- status ---- */
+
+/*
+ * kmm's /proc/PID/status has a subset of Linux's lines (the memory ones and
+ * the task's identity): each must be a line of the host's file, in the
+ * host's order, in the same shape ("Name:\t" and, for sizes, the value
+ * right-aligned in 8 columns and " kB").
+ */
+static void compare_status_format(int slot)
+{
+	static char host[MAPS_MAX], text[8192];
+	struct op c = { .kind = OP_STATUS, .slot = slot };
+	struct hrep r;
+	struct seq_buf sb;
+	const char *last = host;
+
+	host_call(slot, &c, &r);
+	host[0] = '\n';   /* every line, the first too, starts after a newline */
+	memcpy(host + 1, host_payload, r.len + 1);
+	seq_buf_init(&sb, text, sizeof(text));
+	assert_int_equal(kmm_view_show("status", S.kt[slot]->pid, &sb), 0);
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n'), *tab = strchr(line, '\t');
+		char key[32], pattern[40];
+		const char *at;
+
+		assert_non_null(nl);
+		assert_true(tab && tab < nl && tab[-1] == ':');
+		snprintf(key, sizeof(key), "%.*s", (int)(tab - line + 1), line);
+		snprintf(pattern, sizeof(pattern), "\n%s", key);
+		at = strstr(host, pattern);
+		if (!at || at < last)
+			fail_msg("status line '%s' is not in the host's file, or out of its order", key);
+		last = at;
+		if (nl - line > 3 && !strncmp(nl - 3, " kB", 3)) {
+			const char *hv = at + 1 + strlen(key), *hnl = strchr(hv, '\n');
+
+			/* The same shape: the value right-aligned in 8 columns, or wider
+			   without padding when it has more digits. */
+			assert_int_equal(nl - (tab + 1), 11);
+			assert_true(hnl - hv == 11 || (hnl - hv > 11 && hv[0] != ' '));
+			assert_int_equal(strncmp(hnl - 3, " kB", 3), 0);
+		}
+		line = nl + 1;
 	}
 }
 
@@ -1445,6 +1502,7 @@ static void run_seed(uint64_t seed)
 	free0 = free_frames();
 
 	spawn(0);
+	compare_status_format(0);
 	for (unsigned int step = 0; step < nr_steps; step++) {
 		struct op o;
 		struct result h, k;
