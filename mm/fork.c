@@ -35,6 +35,9 @@
 
 static struct kmem_cache *mm_cachep, *task_cachep, *anon_vma_cachep;
 
+/* Identities of the anon_vmas Linux would give forked areas (see vm_area.anon_fork_id). */
+static atomic_ulong anon_fork_ids;
+
 static mutex_t tasklist_lock;
 static struct list_head task_list;   /* every task, live or dead, by pid */
 static unsigned int nr_tasks;
@@ -312,7 +315,8 @@ static int dup_mmap(struct mm *mm, struct mm *oldmm)
 		}
 		new->vm_mm = mm;
 		if (new->anon_vma)
-			new->anon_forked = true;
+			new->anon_fork_id = atomic_fetch_add_explicit(&anon_fork_ids, 1,
+								      memory_order_relaxed) + 1;
 		/* The child is private to this thread: no lock needed on its set. */
 		err = vma_link(mm, new);
 		if (err) {

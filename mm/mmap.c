@@ -510,7 +510,7 @@ static int do_brk(struct mm *mm, uintptr_t oldbrk, uintptr_t newbrk)
 	/* Linux's do_brk_flags extends the area below only if it could merge with the growth. */
 	if (prev && prev->vm_end == oldbrk && prev->vm_end > mm->start_brk &&
 	    prev->vm_flags == vm_flags && !prev->vm_shared && !prev->vm_file &&
-	    !(prev->anon_vma && prev->anon_forked) &&
+	    !(prev->anon_vma && prev->anon_fork_id) &&
 	    prev->vm_pgoff + ((prev->vm_end - prev->vm_start) >> PAGE_SHIFT) ==
 		    oldbrk >> PAGE_SHIFT) {
 		vma_set_range(mm, prev, prev->vm_start, newbrk);

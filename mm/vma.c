@@ -80,7 +80,7 @@ struct vm_area *vm_area_dup(struct vm_area *vma)
 	new->vm_pgoff = vma->vm_pgoff;
 	new->vm_file = vma->vm_file;
 	new->vm_shared = vma->vm_shared;
-	new->anon_forked = vma->anon_forked;
+	new->anon_fork_id = vma->anon_fork_id;
 	new->vm_rb = (struct rb_node){ 0 };
 	new->rb_subtree_gap = 0;
 	INIT_LIST_HEAD(&new->vm_list);
@@ -410,11 +410,11 @@ bool __vma_can_merge(const struct vm_area *a, const struct vm_area *b,
 	 * provided the other's was not inherited by fork.
 	 */
 	if (a->anon_vma && b->anon_vma)
-		return a->anon_vma == b->anon_vma;
+		return a->anon_vma == b->anon_vma && a->anon_fork_id == b->anon_fork_id;
 	if (a->anon_vma)
-		return a == fresh || !a->anon_forked;
+		return a == fresh || !a->anon_fork_id;
 	if (b->anon_vma)
-		return b == fresh || !b->anon_forked;
+		return b == fresh || !b->anon_fork_id;
 	return true;
 }
 
@@ -423,9 +423,10 @@ static void merge_pair(struct mm *mm, struct vm_area *prev, struct vm_area *next
 {
 	uintptr_t end = next->vm_end;
 
-	if (!prev->anon_vma && next->anon_vma)
+	if (!prev->anon_vma && next->anon_vma) {
 		anon_vma_link(prev, next->anon_vma);
-	prev->anon_forked |= next->anon_forked;
+		prev->anon_fork_id = next->anon_fork_id;
+	}
 	__vma_unlink(mm, next);
 	prev->vm_end = end;
 	{

@@ -95,11 +95,13 @@ struct vm_area {
 	struct anon_vma *anon_vma;   /* NULL until the first private page is faulted */
 	struct list_head anon_vma_node;
 	/*
-	 * anon_vma came from the parent at fork (Linux: the area's
-	 * anon_vma_chain is not singular). Such an area merges only with an
-	 * area of the same anon_vma, never with one that has none, as Linux.
+	 * Nonzero: anon_vma came from the parent at fork, and this number
+	 * stands for the anon_vma of its own Linux would have given the child's
+	 * area (its anon_vma_chain is then not singular). Such an area merges
+	 * only with an area of the same anon_vma and number (its own splits),
+	 * never with one that has no anon_vma, as in Linux.
 	 */
-	bool anon_forked;
+	unsigned long anon_fork_id;
 	/* The area set (mm/vma.c). */
 	struct rb_node vm_rb;
 	uintptr_t rb_subtree_gap;    /* largest gap below an area of this subtree */
