@@ -227,21 +227,31 @@ static void task_shutdown(bool panicked)
 	nrecs = caprecs = 0;
 }
 
-static struct task_rec *new_rec(lua_State *L, struct task *t)
+/*
+ * The userdata of a task to be made, pushed before the core makes it (a
+ * Lua memory error afterwards would lose the task); it reads as gone
+ * until new_rec fills it in.
+ */
+static struct lua_task *push_task(lua_State *L)
 {
-	struct lua_task *lt;
-	struct task_rec *r;
+	struct lua_task *lt = lua_newuserdatauv(L, sizeof(*lt), 0);
 
-	lt = lua_newuserdatauv(L, sizeof(*lt), 0);
+	*lt = (struct lua_task){ .gen = 0 };
 	luaL_setmetatable(L, TASK_MT);
-	r = &recs[nrecs];
+	return lt;
+}
+
+/* Records t (room reserved by reserve_rec) and points lt at it. */
+static void new_rec(struct lua_task *lt, struct task *t)
+{
+	struct task_rec *r = &recs[nrecs];
+
 	memset(r, 0, sizeof(*r));
 	r->t = t;
 	r->pid = t->pid;
 	memcpy(r->name, t->comm, sizeof(r->name));
 	r->name[sizeof(r->name) - 1] = '\0';
 	*lt = (struct lua_task){ .gen = kmm_lua_generation(), .rec = nrecs++, .pid = t->pid };
-	return r;
 }
 
 static void reserve_rec(lua_State *L)
@@ -426,14 +436,16 @@ static const struct flag_name advices[] = {
 static int l_spawn(lua_State *L)
 {
 	struct call c = { 0 };
+	struct lua_task *lt;
 
 	kmm_lua_machine(L, 1);
 	c.name = luaL_optstring(L, 2, "task");
 	reserve_rec(L);
+	lt = push_task(L);
 	kmm_lua_core(L, do_spawn, &c);
 	if (c.ret)
 		return kmm_lua_fail(L, (int)c.ret);
-	new_rec(L, c.child);
+	new_rec(lt, c.child);
 	return 1;
 }
 
@@ -444,12 +456,14 @@ static int l_fork(lua_State *L)
 {
 	struct task_rec *r = live_task(L, 1, "fork");
 	struct call c = { .t = r->t };
+	struct lua_task *lt;
 
 	reserve_rec(L);   /* before the fork: a child must never be lost */
+	lt = push_task(L);
 	kmm_lua_core(L, do_fork, &c);
 	if (c.ret)
 		return kmm_lua_fail(L, (int)c.ret);
-	new_rec(L, c.child);
+	new_rec(lt, c.child);
 	return 1;
 }
 
