@@ -727,17 +727,26 @@ int populate_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 		pteval_t *ptep = pte_lookup(vma->vm_mm, addr);
 		unsigned int fault;
 
+		if (!ptep || !pte_present(pte_read(ptep)) || (write && !pte_write(pte_read(ptep)))) {
+			fault = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
+			if (fault & VM_FAULT_OOM)
+				return -KMM_ENOMEM;
+			if (fault & VM_FAULT_ERROR)
+				return -KMM_EFAULT;
+			ptep = pte_lookup(vma->vm_mm, addr);
+		}
+		/*
+		 * Populating counts as a use, as Linux's get_user_pages with
+		 * FOLL_TOUCH: the page is marked referenced (the entry's
+		 * Accessed bit is the MMU's to set), so it stays referenced
+		 * for a child forked later, whose entries start old.
+		 */
 		if (ptep) {
 			pteval_t e = pte_read(ptep);
 
-			if (pte_present(e) && (!write || pte_write(e)))
-				continue;
+			if (pte_present(e) && !pte_special(e))
+				set_page_flag(pfn_to_page(pte_pfn(e)), PG_referenced);
 		}
-		fault = handle_mm_fault(vma, addr, write ? FAULT_FLAG_WRITE : 0);
-		if (fault & VM_FAULT_OOM)
-			return -KMM_ENOMEM;
-		if (fault & VM_FAULT_ERROR)
-			return -KMM_EFAULT;
 	}
 	return 0;
 }

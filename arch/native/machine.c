@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <kmm/arch.h>
+#include <kmm/kma.h>
 #include <kmm/lock.h>
 #include <kmm/page_alloc.h>
 #include <kmm/printk.h>
@@ -165,4 +166,5 @@ void native_fork_child(void)
 	kmem_cache_unlock_all();
 	native_grow_unlock();
 	native_cpus_fork_child();
+	kma_slab_recount_after_fork();
 }

@@ -249,5 +249,8 @@ extern const struct kma_ops kma_mk_ops;
 extern const struct kma_ops kma_zone_ops;
 extern const struct kma_ops kma_dynix_ops;
 extern const struct kma_ops kma_slab_ops;   /* mm/kma/slab.c: kmalloc as a KMA */
+/* In a forked child of a threaded host process (arch/native): count the
+   slab KMA's frames again from what its caches hold. */
+void kma_slab_recount_after_fork(void);
 
 #endif

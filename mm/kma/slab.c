@@ -87,6 +87,24 @@ static unsigned long slab_kma_shrink(void)
 	return kmem_cache_reap_all();
 }
 
+/*
+ * In the child of a fork, threads that were between alloc_pages and putting
+ * a slab on its cache's lists (or between taking one off and freeing its
+ * frames) are gone with their half-done work: those frames stay allocated
+ * in the child, held by no cache, as the blocks a vanished thread held are
+ * in any malloc. The count starts again from what the caches hold (those
+ * frames no longer count as taken), so the check below keeps proving that
+ * mm/slab.c and mm/kmalloc.c report every frame from then on.
+ */
+void kma_slab_recount_after_fork(void)
+{
+	struct kma_state *s = &slab_kma_state;
+	long lost = __atomic_load_n(&s->pages_held, __ATOMIC_RELAXED) - (long)frames_now();
+
+	__atomic_fetch_sub(&s->pages_held, lost, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&s->pages_taken, (unsigned long)lost, __ATOMIC_RELAXED);
+}
+
 /* The frames the registry counted are the frames the caches and the large
    blocks hold: proves mm/slab.c and mm/kmalloc.c report every one. */
 static int slab_kma_check(void)

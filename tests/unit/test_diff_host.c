@@ -94,15 +94,11 @@ static unsigned int nr_steps = STEPS;
  * that shows it until it is fixed (then remove the switch). Fixed so far:
  * MAP_FIXED_NOREPLACE at an unaligned address (EINVAL), the page offset
  * of a never-faulted area moved by mremap (it merges at its new place),
- * VM_ACCOUNT dropped by mprotect from a never-written area made read-only.
- * Open:
- *  - MAP_POPULATE does not mark its pages referenced; Linux populates
- *    through get_user_pages with FOLL_TOUCH, which sets PG_referenced, so
- *    a child forked later (whose entries start old) still counts them in
- *    smaps' Referenced. With the switch on, a Referenced lower on kmm than
- *    on the host is counted instead of failing (see compare_smaps).
+ * VM_ACCOUNT dropped by mprotect from a never-written area made read-only,
+ * MAP_POPULATE not marking its pages referenced (Linux populates with
+ * FOLL_TOUCH, so a child forked later, whose entries start old, still
+ * counts them in smaps' Referenced).
  */
-#define KMM_BUG_POPULATE_REFERENCED 1
 
 enum op_kind {
 	OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_BRK, OP_MADVISE, OP_STORE,
@@ -858,7 +854,7 @@ static void parse_smaps(const char *text, struct smaps_listing *out)
  *    mapped, and each page's map count, differ: the page counts of shared
  *    areas (Rss, Pss, Shared_*, Private_*, Referenced) are not compared.
  */
-static unsigned int nr_smaps_compared, nr_smaps_skipped, nr_referenced_lower;
+static unsigned int nr_smaps_compared, nr_smaps_skipped;
 
 static bool page_count_field(const char *name)
 {
@@ -906,11 +902,6 @@ static void compare_smaps(int slot)
 		for (unsigned int j = 0; same && j < h->n; j++) {
 			same = !strcmp(h->names[j], k->names[j]) &&
 			       (h->vals[j] == k->vals[j] || (shared && page_count_field(h->names[j])));
-			if (!same && KMM_BUG_POPULATE_REFERENCED &&
-			    !strcmp(h->names[j], "Referenced") && k->vals[j] < h->vals[j]) {
-				nr_referenced_lower++;
-				same = true;
-			}
 		}
 		if (same)
 			continue;
@@ -1491,7 +1482,7 @@ static void run_seed(uint64_t seed)
 	log_n = 0;
 	nr_host_unmerged = nr_mremap_merge_skips = 0;
 	memset(host_areas, 0, sizeof(host_areas));
-	nr_smaps_compared = nr_smaps_skipped = nr_referenced_lower = 0;
+	nr_smaps_compared = nr_smaps_skipped = 0;
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	for (int i = 0; i < NSLOTS; i++) {
 		assert_int_equal(pipe(cmd_pipe[i]), 0);
@@ -1544,10 +1535,10 @@ static void run_seed(uint64_t seed)
 			compare_contents(i);
 	assert_int_equal(task_check_all(), 0);
 	printf("seed %lu: %u steps; smaps compared %u times (%u skipped: areas merged "
-	       "differently; %u with Referenced lower, a known bug); area boundaries the host "
+	       "differently); area boundaries the host "
 	       "kept and kmm merged: %u (boundaries x steps; mremap not asked across them: "
 	       "%u)\n", (unsigned long)seed, nr_steps,
-	       nr_smaps_compared, nr_smaps_skipped, nr_referenced_lower, nr_host_unmerged,
+	       nr_smaps_compared, nr_smaps_skipped, nr_host_unmerged,
 	       nr_mremap_merge_skips);
 	end_all();
 	assert_int_equal(page_alloc_check(), 0);
