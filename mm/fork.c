@@ -401,6 +401,21 @@ void task_kill(struct task *t, int sig, int code, uintptr_t addr)
 	task_exit(t, 128 + sig);
 }
 
+/*
+ * The children of a released task are orphans: there is no init to adopt
+ * them, so their parent becomes none (PPid 0). Without this their parent
+ * pointer would name a freed descriptor, later perhaps another task's.
+ * Called with tasklist_lock held.
+ */
+static void reparent_children(struct task *gone)
+{
+	struct task *o;
+
+	list_for_each_entry(o, &task_list, tasks)
+		if (o->parent == gone)
+			o->parent = NULL;
+}
+
 void task_release(struct task *t)
 {
 	if (!t)
@@ -410,8 +425,19 @@ void task_release(struct task *t)
 	mutex_lock(&tasklist_lock);
 	list_del(&t->tasks);
 	nr_tasks--;
+	reparent_children(t);
 	mutex_unlock(&tasklist_lock);
 	kmem_cache_free(task_cachep, t);
+}
+
+int task_parent_pid(const struct task *t)
+{
+	int pid;
+
+	mutex_lock(&tasklist_lock);
+	pid = t->parent ? t->parent->pid : 0;
+	mutex_unlock(&tasklist_lock);
+	return pid;
 }
 
 /* ---- Invariant checker ---- */

@@ -253,33 +253,6 @@ void smaps_show(struct seq_buf *s, long pid)
 
 /* ---- status ---- */
 
-struct find_task {
-	const struct task *t;
-	bool found;
-};
-
-static void match_task(struct task *t, void *arg)
-{
-	struct find_task *f = arg;
-
-	f->found |= t == f->t;
-}
-
-/*
- * The parent's pid, or 0 once the parent is gone: task_release does not
- * reparent children (there is no init to adopt them), so t->parent may
- * name a freed descriptor; trust it only while it is still a task.
- */
-static int parent_pid(const struct task *t)
-{
-	struct find_task f = { t->parent, false };
-
-	if (!t->parent)
-		return 0;
-	task_for_each(match_task, &f);
-	return f.found ? t->parent->pid : 0;
-}
-
 struct count_threads {
 	struct mm *mm;
 	unsigned int n;
@@ -350,7 +323,7 @@ void status_show(struct seq_buf *s, long pid)
 	seq_printf(s, "State:\t%s\n", t->state == TASK_RUNNING ? "R (running)" : "Z (zombie)");
 	seq_printf(s, "Tgid:\t%d\n", t->pid);
 	seq_printf(s, "Pid:\t%d\n", t->pid);
-	seq_printf(s, "PPid:\t%d\n", parent_pid(t));
+	seq_printf(s, "PPid:\t%d\n", task_parent_pid(t));
 	/* As Linux: a task without an address space (a zombie) has no Vm lines. */
 	if (mm) {
 		task_mem(s, mm);

@@ -185,7 +185,7 @@ struct task {
 	char comm[16];
 	enum task_state state;
 	struct mm *mm;               /* NULL once dead */
-	struct task *parent;
+	struct task *parent;         /* NULL: none, or released (no init adopts) */
 	struct list_head tasks;      /* the task list */
 	int exit_code;
 	/* The signal that ended the task (0: exit), and its details. */
@@ -212,6 +212,8 @@ void task_kill(struct task *t, int sig, int code, uintptr_t addr);
 /* Frees a dead task's descriptor (its pid becomes free). */
 void task_release(struct task *t);
 struct task *task_find(int pid);
+/* The parent's pid; 0 when it has none or it was released. */
+int task_parent_pid(const struct task *t);
 /* Calls fn on every task, live or dead, in pid order. */
 void task_for_each(void (*fn)(struct task *t, void *arg), void *arg);
 unsigned int task_count(void);

@@ -258,6 +258,39 @@ static void test_fork_chain(void **state)
 	finish();
 }
 
+/* A released parent's children become orphans (PPid 0), even when a new
+   task then takes the parent's descriptor. */
+static void test_release_orphans_children(void **state)
+{
+	struct task *parent, *child, *grandchild, *other;
+	int parent_pid;
+
+	boot();
+	parent = rich_parent();
+	parent_pid = parent->pid;
+	assert_int_equal(task_fork(parent, &child), 0);
+	assert_int_equal(task_fork(child, &grandchild), 0);
+	assert_int_equal(task_parent_pid(child), parent_pid);
+	assert_int_equal(task_parent_pid(grandchild), child->pid);
+	task_exit(parent, 0);
+	task_release(parent);
+	assert_null(child->parent);
+	assert_int_equal(task_parent_pid(child), 0);
+	/* Only the released task's own children change. */
+	assert_int_equal(task_parent_pid(grandchild), child->pid);
+	assert_int_equal(task_spawn("other", &other), 0);
+	assert_int_equal(other->pid, parent_pid);   /* the lowest free pid */
+	assert_int_equal(task_parent_pid(child), 0);
+	task_check_all();
+	task_exit(other, 0);
+	task_release(other);
+	task_exit(grandchild, 0);
+	task_release(grandchild);
+	task_exit(child, 0);
+	task_release(child);
+	finish();
+}
+
 static void test_threads_share_mm(void **state)
 {
 	struct task *p, *th, *child;
@@ -490,6 +523,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_forked_anchor_merges_like_linux, teardown),
 		cmocka_unit_test_teardown(test_pids_and_list, teardown),
 		cmocka_unit_test_teardown(test_fork_chain, teardown),
+		cmocka_unit_test_teardown(test_release_orphans_children, teardown),
 		cmocka_unit_test_teardown(test_threads_share_mm, teardown),
 		cmocka_unit_test_teardown(test_kill_records_why, teardown),
 		cmocka_unit_test_teardown(test_fork_failure_unwinds, teardown),
