@@ -162,5 +162,6 @@ int kmm_check(void)
 	slab_check();
 	kma_check();
 	task_check_all();
+	mm_rmap_check();
 	return 0;
 }
