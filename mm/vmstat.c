@@ -42,6 +42,10 @@ const char *const vm_event_names[NR_VM_EVENT_ITEMS] = {
 	[NR_TLB_REMOTE_FLUSH_RECEIVED] = "nr_tlb_remote_flush_received",
 	[NR_TLB_LOCAL_FLUSH_ALL] = "nr_tlb_local_flush_all",
 	[NR_TLB_LOCAL_FLUSH_ONE] = "nr_tlb_local_flush_one",
+	[PGPGIN] = "pgpgin",
+	[PGPGOUT] = "pgpgout",
+	[PGCACHE_HIT] = "pgcache_hit",
+	[PGCACHE_MISS] = "pgcache_miss",
 };
 
 _Static_assert(ALLOC_FAIL_LAST - ALLOC_FAIL_ORDER0 == 10,

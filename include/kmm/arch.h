@@ -124,6 +124,43 @@ void arch_flush_tlb_mm(struct mm *mm);
 /* mm is about to be freed: no CPU may keep it as its current mm. */
 void arch_mm_release(struct mm *mm);
 
+/* ---- Files and block devices (used by the page cache, mm/filemap.c) ---- */
+
+/*
+ * The machine's root file system is a host directory (arch/emu/hostfs.c);
+ * its disks are host files. The core names files by absolute paths inside
+ * the root and moves whole pages or byte ranges; it never sees a host path.
+ * A block device appears as /dev/NAME and is read and written like a file
+ * whose size is the disk's.
+ */
+struct arch_file;   /* an open file of the root, or a disk */
+
+struct arch_stat {
+	uint64_t size;       /* bytes */
+	uint64_t ino;        /* unique per file while the machine runs */
+	uint32_t dev;        /* major << 8 | minor, as /proc/PID/maps prints */
+	uint32_t mode;       /* S_IFREG/S_IFDIR/S_IFBLK | permission bits, Linux's values */
+};
+
+/* Open flags the arch understands (Linux's values, as KMM_O_* in fs.h). */
+/*
+ * Opens path (absolute inside the root; no "..": the arch refuses to leave
+ * the root) with KMM_O_ACCMODE / KMM_O_CREAT / KMM_O_EXCL / KMM_O_TRUNC bits.
+ * 0 and *out, or -errno (ENOENT, EACCES, EROFS on a read-only root, EISDIR
+ * when writing a directory, ENAMETOOLONG, EMFILE when the host runs out).
+ */
+int arch_fs_open(const char *path, int flags, unsigned int mode, struct arch_file **out);
+int arch_fs_stat(struct arch_file *f, struct arch_stat *st);
+/* Bytes read (fewer at end of file, 0 at or past it) or -errno. */
+long arch_fs_read(struct arch_file *f, uint64_t off, void *buf, size_t len);
+/* Bytes written (all of len unless an error stops it part-way) or -errno
+   (EIO, ENOSPC, EFBIG...). */
+long arch_fs_write(struct arch_file *f, uint64_t off, const void *buf, size_t len);
+int arch_fs_truncate(struct arch_file *f, uint64_t size);
+/* Makes what was written durable on the host (fsync / fdatasync). */
+int arch_fs_fsync(struct arch_file *f, bool datasync);
+void arch_fs_close(struct arch_file *f);
+
 /* ---- Console and panic ---- */
 
 void arch_console_write(const char *text, size_t len);

@@ -36,7 +36,8 @@
 
 struct mm;
 struct task;
-struct file;   /* the page-cache issue */
+struct file;   /* fs.h */
+struct files_struct;
 
 /* ---- Memory areas ---- */
 
@@ -92,6 +93,8 @@ struct vm_area {
 	unsigned long vm_pgoff;      /* offset in the file or object, in pages */
 	struct file *vm_file;        /* file mappings (page-cache issue); NULL: anonymous */
 	struct shared_anon *vm_shared;  /* MAP_SHARED anonymous; else NULL */
+	/* On vm_file's mapping->i_mmap (fs.h) while vm_file is set. */
+	struct list_head shared_node;
 	struct anon_vma *anon_vma;   /* NULL until the first private page is faulted */
 	struct list_head anon_vma_node;
 	/*
@@ -186,6 +189,7 @@ struct task {
 	enum task_state state;
 	struct mm *mm;               /* NULL once dead */
 	struct task *parent;         /* NULL: none, or released (no init adopts) */
+	struct files_struct *files;  /* open descriptors (fs.h); NULL once dead */
 	struct list_head tasks;      /* the task list */
 	int exit_code;
 	/* The signal that ended the task (0: exit), and its details. */

@@ -52,6 +52,10 @@ enum zone_stat_item {
 	NR_FREE_PAGES,      /* in the buddy lists (not counting per-CPU lists) */
 	NR_ANON_MAPPED,     /* anonymous pages mapped by some task (AnonPages) */
 	NR_PAGETABLE,       /* frames holding page tables (PageTables) */
+	NR_FILE_PAGES,      /* page-cache pages, files and block devices (fs.h) */
+	NR_FILE_DIRTY,      /* of which PG_dirty (Dirty) */
+	NR_WRITEBACK,       /* of which PG_writeback (Writeback) */
+	NR_FILE_MAPPED,     /* of which mapped by some task (Mapped) */
 	NR_VM_ZONE_STAT_ITEMS,
 };
 

@@ -30,6 +30,10 @@ enum vm_event_item {
 	NR_TLB_REMOTE_FLUSH_RECEIVED, /* shootdowns received */
 	NR_TLB_LOCAL_FLUSH_ALL,
 	NR_TLB_LOCAL_FLUSH_ONE,
+	PGPGIN,             /* KiB read from files and disks into the page cache */
+	PGPGOUT,            /* KiB written back */
+	PGCACHE_HIT,        /* page-cache lookups that found the page (ours) */
+	PGCACHE_MISS,       /* ... that had to read it (ours) */
 	NR_VM_EVENT_ITEMS
 };
 
