@@ -26,31 +26,31 @@
 #include "emu_internal.h"
 
 /* Set at boot before any CPU thread starts; constant until shutdown. */
-static enum emu_mode cpu_mode = EMU_DET;
+enum emu_mode emu_cpu_mode = EMU_DET;
 static unsigned int nr_cpus = 1;
 
-static unsigned int det_cpu;                 /* deterministic mode */
-static _Thread_local unsigned int smp_cpu;   /* SMP mode; 0 on the main thread */
+unsigned int emu_det_cpu;                    /* deterministic mode */
+_Thread_local unsigned int emu_smp_cpu;      /* SMP mode; 0 on the main thread */
 
 void emu_cpus_boot(unsigned int nr, enum emu_mode mode)
 {
-	cpu_mode = mode;
+	emu_cpu_mode = mode;
 	nr_cpus = nr;
-	det_cpu = 0;
-	smp_cpu = 0;
+	emu_det_cpu = 0;
+	emu_smp_cpu = 0;
 }
 
 void emu_cpus_shutdown(void)
 {
-	cpu_mode = EMU_DET;
+	emu_cpu_mode = EMU_DET;
 	nr_cpus = 1;
-	det_cpu = 0;
-	smp_cpu = 0;
+	emu_det_cpu = 0;
+	emu_smp_cpu = 0;
 }
 
 unsigned int arch_this_cpu(void)
 {
-	return cpu_mode == EMU_DET ? det_cpu : smp_cpu;
+	return emu_this_cpu();
 }
 
 unsigned int arch_nr_cpus(void)
@@ -63,21 +63,21 @@ void emu_set_cpu(unsigned int cpu)
 {
 	if (cpu >= nr_cpus)
 		emu_panicf("emu_set_cpu: CPU %u does not exist (%u CPUs)", cpu, nr_cpus);
-	if (cpu_mode == EMU_DET)
-		det_cpu = cpu;
+	if (emu_cpu_mode == EMU_DET)
+		emu_det_cpu = cpu;
 	else
-		smp_cpu = cpu;
+		emu_smp_cpu = cpu;
 }
 
 static void deadlock(const char *what)
 {
 	emu_panicf("deadlock: %s on CPU %u of a deterministic (single-threaded) "
-		   "machine; nothing else can run to release it", what, det_cpu);
+		   "machine; nothing else can run to release it", what, emu_det_cpu);
 }
 
 void arch_cpu_relax(void)
 {
-	if (cpu_mode == EMU_DET)
+	if (emu_cpu_mode == EMU_DET)
 		deadlock("spinning on a held lock");
 #if defined(__x86_64__) || defined(__i386__)
 	__builtin_ia32_pause();
@@ -88,7 +88,7 @@ void arch_cpu_relax(void)
 
 void arch_yield(void)
 {
-	if (cpu_mode == EMU_DET)
+	if (emu_cpu_mode == EMU_DET)
 		deadlock("waiting for a held sleeping lock");
 	sched_yield();
 }
@@ -104,7 +104,7 @@ static void *cpu_thread_main(void *p)
 {
 	struct cpu_thread *t = p;
 
-	smp_cpu = t->cpu;
+	emu_smp_cpu = t->cpu;
 	t->fn(t->cpu, t->arg);
 	return NULL;
 }
@@ -123,13 +123,13 @@ int emu_run_on_cpus(unsigned int n, void (*fn)(unsigned int cpu, void *arg), voi
 
 	if (!emu_booted() || !fn || n == 0 || n > nr_cpus)
 		return -KMM_EINVAL;
-	if (cpu_mode == EMU_DET) {
-		saved = det_cpu;
+	if (emu_cpu_mode == EMU_DET) {
+		saved = emu_det_cpu;
 		for (unsigned int cpu = 0; cpu < n; cpu++) {
-			det_cpu = cpu;
+			emu_det_cpu = cpu;
 			fn(cpu, arg);
 		}
-		det_cpu = saved;
+		emu_det_cpu = saved;
 		return 0;
 	}
 	for (started = 0; started < n; started++) {

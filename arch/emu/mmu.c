@@ -5,10 +5,12 @@
  *
  * TLB. Each CPU has a direct-mapped TLB of 64 entries indexed by the low
  * bits of the virtual page number. An entry holds the host address of the
- * frame and what it permits: read (always), write (only when every level
- * allows it AND the PTE's Dirty bit is set, so the first write through an
- * entry a read loaded misses and walks again to set D, as hardware must),
- * execute (no level has NX). There are no PCIDs: a CPU that switches to
+ * frame and one tag per kind of access, the page number it permits that
+ * access for (TLB_NONE otherwise): read (always), write (only when every
+ * level allows it AND the PTE's Dirty bit is set, so the first write
+ * through an entry a read loaded misses and walks again to set D, as
+ * hardware must), execute (no level has NX). A hit is then one compare of
+ * the tag of the access's kind, and the 32-byte entry is found by a shift. There are no PCIDs: a CPU that switches to
  * another mm flushes its whole TLB, and records itself in the new mm's
  * context.cpumask (bits are never cleared: a CPU that left the mm has
  * flushed, so a stale bit costs a flusher one glance, nothing more).
@@ -80,18 +82,36 @@
 #include "emu_internal.h"
 
 #define TLB_ENTRIES 64
-#define TLB_READ 1u    /* any valid entry */
-#define TLB_WRITE 2u   /* writable at every level and Dirty */
-#define TLB_EXEC 4u    /* no NX at any level */
+/* Kinds of access: tag indices, and bits of a "need" mask. */
+enum { TLB_R, TLB_W, TLB_X, TLB_KINDS };
+#define TLB_READ (1u << TLB_R)    /* any valid entry */
+#define TLB_WRITE (1u << TLB_W)   /* writable at every level and Dirty */
+#define TLB_EXEC (1u << TLB_X)    /* no NX at any level */
 #define TLB_NONE (~0ULL)
 
 #define GEN_BASE_SHIFT 32
 
 struct tlb_entry {
-	uint64_t vpn;          /* TLB_NONE when empty */
-	char *frame;           /* host address of the frame */
-	uint32_t perm;
+	uint64_t tag[TLB_KINDS];   /* the vpn an access of that kind may use, or TLB_NONE */
+	char *frame;               /* host address of the frame */
 };
+
+_Static_assert(sizeof(struct tlb_entry) == 32, "a TLB entry is found by a shift");
+
+static inline void tlb_entry_clear(struct tlb_entry *te)
+{
+	for (unsigned int k = 0; k < TLB_KINDS; k++)
+		te->tag[k] = TLB_NONE;
+}
+
+/* te holds vpn with every kind of access in need. */
+static inline bool tlb_entry_permits(const struct tlb_entry *te, uint64_t vpn, uint32_t need)
+{
+	for (unsigned int k = 0; k < TLB_KINDS; k++)
+		if ((need & (1u << k)) && te->tag[k] != vpn)
+			return false;
+	return true;
+}
 
 struct mmu_cpu {
 	_Atomic(struct mm *) mm;     /* current mm; arch_mm_release may clear it */
@@ -135,10 +155,8 @@ static uint64_t mm_gen(struct mm *mm)
 
 static void tlb_flush_all(struct mmu_cpu *c)
 {
-	for (unsigned int i = 0; i < TLB_ENTRIES; i++) {
-		c->tlb[i].vpn = TLB_NONE;
-		c->tlb[i].perm = 0;
-	}
+	for (unsigned int i = 0; i < TLB_ENTRIES; i++)
+		tlb_entry_clear(&c->tlb[i]);
 	stat_add(&c->flushes_all, 1);
 	count_vm_event(NR_TLB_LOCAL_FLUSH_ALL);
 }
@@ -230,9 +248,10 @@ static unsigned int mmu_walk(struct mmu_cpu *c, struct mm *mm, uint64_t va, uint
 		table = phys_to_virt(e & PTE_PFN_MASK);
 	}
 	te = &c->tlb[(va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)];
-	te->vpn = va >> PAGE_SHIFT;
 	te->frame = (char *)table;
-	te->perm = TLB_READ | (rw && (e & _PAGE_DIRTY) ? TLB_WRITE : 0) | (x ? TLB_EXEC : 0);
+	te->tag[TLB_R] = va >> PAGE_SHIFT;
+	te->tag[TLB_W] = rw && (e & _PAGE_DIRTY) ? va >> PAGE_SHIFT : TLB_NONE;
+	te->tag[TLB_X] = x ? va >> PAGE_SHIFT : TLB_NONE;
 	return 0;
 }
 
@@ -294,7 +313,7 @@ static inline int xlate(struct access *a, uint64_t va, uint32_t need, char **out
 {
 	struct tlb_entry *te = &a->c->tlb[(va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)];
 
-	if (likely(te->vpn == va >> PAGE_SHIFT && (te->perm & need) == need)) {
+	if (likely(tlb_entry_permits(te, va >> PAGE_SHIFT, need))) {
 		stat_add(&a->c->hits, 1);
 		*out = te->frame + (va & (PAGE_SIZE - 1));
 		return 1;
@@ -376,35 +395,41 @@ static int xlate_span(struct access *a, uint64_t va, unsigned int size, uint32_t
  * generation unchanged, the page in the TLB with the needed rights, the
  * access within one page. Returns the host address with the access open
  * (SMP: c->active set), or NULL with nothing open: take the slow path.
+ * The caller closes the access with mmu_exit(c, smp).
  */
 static inline __attribute__((always_inline)) char *
-fast_xlate(struct task *t, uint64_t va, unsigned int size, uint32_t need, struct mmu_cpu **cp)
+fast_xlate(struct task *t, uint64_t va, unsigned int size, unsigned int kind,
+	   struct mmu_cpu **cp, bool *smpp)
 {
 	struct mmu_cpu *c;
 	struct tlb_entry *te;
 	struct mm *mm;
 	uint64_t g;
+	bool smp;
 
 	/* A dead task has no mm (task_exit clears it). */
 	if (unlikely(!t || !(mm = t->mm) || (va & (PAGE_SIZE - 1)) + size > PAGE_SIZE))
 		return NULL;
-	c = &mmu_cpus[arch_this_cpu()];
+	c = &mmu_cpus[emu_this_cpu()];
 	if (unlikely(atomic_load_explicit(&c->mm, memory_order_relaxed) != mm))
 		return NULL;
-	if (c->smp) {
+	smp = c->smp;
+	if (smp) {
 		atomic_store(&c->active, c->gen);
 		g = atomic_load(&mm->context.tlb_gen);
 	} else {
 		g = atomic_load_explicit(&mm->context.tlb_gen, memory_order_relaxed);
 	}
 	te = &c->tlb[(va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)];
-	if (unlikely(g != c->gen || te->vpn != va >> PAGE_SHIFT || (te->perm & need) != need)) {
-		mmu_exit(c, c->smp);
+	if (unlikely(g != c->gen || te->tag[kind] != va >> PAGE_SHIFT)) {
+		mmu_exit(c, smp);
 		return NULL;
 	}
 	stat_add(&c->hits, 1);
 	*cp = c;
-	return te->frame + (va & (PAGE_SIZE - 1));
+	*smpp = smp;
+	/* Never NULL: frames are in the direct map, far above 0. */
+	return __builtin_assume_aligned(te->frame, PAGE_SIZE) + (va & (PAGE_SIZE - 1));
 }
 
 static int emu_load_slow(struct task *t, uint64_t va, unsigned int size, uint64_t *val);
@@ -413,11 +438,12 @@ static int emu_store_slow(struct task *t, uint64_t va, unsigned int size, uint64
 int emu_load(struct task *t, uint64_t va, unsigned int size, uint64_t *val)
 {
 	struct mmu_cpu *c;
+	bool smp;
 	char *p;
 
-	if (likely(valid_size(size) && val && (p = fast_xlate(t, va, size, TLB_READ, &c)))) {
+	if (likely(valid_size(size) && val) && (p = fast_xlate(t, va, size, TLB_R, &c, &smp))) {
 		*val = load_bytes(p, size);
-		mmu_exit(c, c->smp);
+		mmu_exit(c, smp);
 		return 0;
 	}
 	return emu_load_slow(t, va, size, val);
@@ -426,11 +452,12 @@ int emu_load(struct task *t, uint64_t va, unsigned int size, uint64_t *val)
 int emu_store(struct task *t, uint64_t va, unsigned int size, uint64_t val)
 {
 	struct mmu_cpu *c;
+	bool smp;
 	char *p;
 
-	if (likely(valid_size(size) && (p = fast_xlate(t, va, size, TLB_READ | TLB_WRITE, &c)))) {
+	if (likely(valid_size(size)) && (p = fast_xlate(t, va, size, TLB_W, &c, &smp))) {
 		store_bytes(p, size, val);
-		mmu_exit(c, c->smp);
+		mmu_exit(c, smp);
 		return 0;
 	}
 	return emu_store_slow(t, va, size, val);
@@ -603,10 +630,8 @@ static void flush_tlb(struct mm *mm, uintptr_t start, uintptr_t end, bool all)
 			for (uint64_t vpn = first; vpn <= last; vpn++) {
 				struct tlb_entry *te = &c->tlb[vpn & (TLB_ENTRIES - 1)];
 
-				if (te->vpn == vpn) {
-					te->vpn = TLB_NONE;
-					te->perm = 0;
-				}
+				if (te->tag[TLB_R] == vpn)
+					tlb_entry_clear(te);
 			}
 			stat_add(&c->flushes_one, last - first + 1);
 			count_vm_events(NR_TLB_LOCAL_FLUSH_ONE, last - first + 1);
