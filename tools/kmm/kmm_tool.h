@@ -26,6 +26,10 @@ int cmd_run(int argc, char **argv);
 void cmd_run_usage(FILE *f);
 int cmd_views(int argc, char **argv);
 void cmd_views_usage(FILE *f);
+int cmd_record(int argc, char **argv);
+void cmd_record_usage(FILE *f);
+int cmd_replay(int argc, char **argv);
+void cmd_replay_usage(FILE *f);
 
 /* Prints "kmm CMD: message" on stderr, one line; returns EXIT_USAGE. */
 int usage_error(const char *cmd, const char *fmt, ...)

@@ -23,6 +23,9 @@ static const struct command commands[] = {
 	  "boot a machine, show its views, run the invariant checkers" },
 	{ "run", cmd_run, cmd_run_usage, "run a Lua scenario script" },
 	{ "views", cmd_views, cmd_views_usage, "list the views (/proc-style files)" },
+	{ "record", cmd_record, cmd_record_usage,
+	  "record a real program's memory references (valgrind lackey)" },
+	{ "replay", cmd_replay, cmd_replay_usage, "replay a memory-reference trace through a task" },
 };
 
 static void usage(FILE *f)
