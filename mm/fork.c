@@ -24,6 +24,7 @@
  * anon_vma->lock protects an anon_vma's list of areas.
  */
 #include <kmm/errno.h>
+#include <kmm/fs.h>
 #include <kmm/mm.h>
 #include <kmm/mman.h>
 #include <kmm/mmzone.h>
@@ -281,6 +282,11 @@ int task_spawn(const char *name, struct task **out)
 		mmput(mm);
 		return -KMM_ENOMEM;
 	}
+	err = files_alloc(t);
+	if (err) {
+		task_release(t);
+		return err;
+	}
 	*out = t;
 	return 0;
 }
@@ -354,6 +360,12 @@ int task_fork(struct task *parent, struct task **child)
 		mmput(mm);
 		return -KMM_ENOMEM;
 	}
+	/* The child's descriptors share the parent's open files (f_count). */
+	err = files_dup(t, parent);
+	if (err) {
+		task_release(t);
+		return err;
+	}
 	*child = t;
 	return 0;
 }
@@ -370,6 +382,7 @@ int task_clone_thread(struct task *parent, struct task **thread)
 		mmput(parent->mm);
 		return -KMM_ENOMEM;
 	}
+	files_share(t, parent);
 	*thread = t;
 	return 0;
 }
@@ -386,6 +399,7 @@ void task_exit(struct task *t, int code)
 	t->exit_code = code;
 	__atomic_store_n(&t->state, TASK_DEAD, __ATOMIC_RELEASE);
 	__atomic_store_n(&t->mm, NULL, __ATOMIC_RELEASE);
+	files_exit(t);
 	if (mm)
 		mmput(mm);
 }

@@ -7,6 +7,7 @@
  */
 #include <kmm/arch.h>
 #include <kmm/errno.h>
+#include <kmm/fs.h>
 #include <kmm/kma.h>
 #include <kmm/kmm.h>
 #include <kmm/memblock.h>
@@ -149,6 +150,9 @@ int mm_init(const struct kmm_boot_options *opts)
 	err = mm_task_init();
 	if (err)
 		return err;
+	err = filemap_init();
+	if (err)
+		return err;
 	if (!opts->quiet) {
 		arch_kernel_image(&kernel_base, &kernel_size);
 		print_boot_log(kernel_size);
@@ -163,5 +167,6 @@ int kmm_check(void)
 	kma_check();
 	task_check_all();
 	mm_rmap_check();
+	filemap_check();
 	return 0;
 }

@@ -5,6 +5,7 @@
  * them all, and later subsystems add their rows here.
  */
 #include <kmm/errno.h>
+#include <kmm/fs.h>
 #include <kmm/kma.h>
 #include <kmm/kmm.h>
 #include <kmm/page_alloc.h>
@@ -52,7 +53,14 @@ void meminfo_show(struct seq_buf *s, long arg)
 	show_val_kb(s, "MemTotal:", totalram_pages());
 	show_val_kb(s, "MemFree:", nr_free_pages());
 	show_val_kb(s, "MemAvailable:", si_mem_available());
+	/* The page cache: block devices' pages are Buffers, files' Cached. */
+	show_val_kb(s, "Buffers:", nr_bdev_pages());
+	show_val_kb(s, "Cached:", global_zone_page_state(NR_FILE_PAGES) -
+				  MIN(nr_bdev_pages(), global_zone_page_state(NR_FILE_PAGES)));
+	show_val_kb(s, "Dirty:", global_zone_page_state(NR_FILE_DIRTY));
+	show_val_kb(s, "Writeback:", global_zone_page_state(NR_WRITEBACK));
 	show_val_kb(s, "AnonPages:", global_zone_page_state(NR_ANON_MAPPED));
+	show_val_kb(s, "Mapped:", global_zone_page_state(NR_FILE_MAPPED));
 	show_val_kb(s, "PageTables:", global_zone_page_state(NR_PAGETABLE));
 }
 

@@ -74,6 +74,22 @@ void vmstat_show(struct seq_buf *s, long arg)
 	seq_printf(s, "nr_free_pcp %lu\n", nr_pcp_pages());
 	seq_printf(s, "nr_managed %lu\n", totalram_pages());
 	seq_printf(s, "nr_reserved %lu\n", nr_reserved_pages());
+	{
+		/* The page cache's zone counters, under Linux's names. */
+		static const struct { const char *name; enum zone_stat_item item; } zs[] = {
+			{ "nr_file_pages", NR_FILE_PAGES }, { "nr_dirty", NR_FILE_DIRTY },
+			{ "nr_writeback", NR_WRITEBACK }, { "nr_mapped", NR_FILE_MAPPED },
+		};
+
+		for (unsigned int i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {
+			unsigned long sum = 0;
+			struct zone *z;
+
+			for_each_zone(z)
+				sum += zone_page_state(z, zs[i].item);
+			seq_printf(s, "%s %lu\n", zs[i].name, sum);
+		}
+	}
 	for (unsigned int i = 0; i < NR_VM_EVENT_ITEMS; i++)
 		seq_printf(s, "%s %lu\n", vm_event_names[i],
 			   vm_event_sum((enum vm_event_item)i));

@@ -47,6 +47,7 @@
 #include <kmm/page_alloc.h>
 
 #include "emu_internal.h"
+#include "hostfs.h"
 
 #define EBDA_BASE 0x9fc00ULL         /* extended BIOS data area */
 #define LEGACY_HOLE_BASE 0xa0000ULL  /* VGA window, option ROMs */
@@ -289,6 +290,11 @@ int emu_boot(const struct emu_config *cfg, char *err, size_t errlen)
 	if (ret)
 		return ret;
 
+	ret = hostfs_boot(cfg, err, errlen);
+	if (ret) {
+		unmap_ram();
+		return ret;
+	}
 	config = *cfg;
 	hotplug_added = 0;
 	emu_cpus_boot(cfg->cpus, cfg->mode);
@@ -320,6 +326,7 @@ void emu_shutdown(void)
 		return;
 	fault_attr_configure(&fail_page_alloc, 0, 0, 0);
 	emu_time_shutdown();
+	hostfs_shutdown();
 	emu_cpus_shutdown();
 	unmap_ram();
 	booted = false;

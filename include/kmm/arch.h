@@ -156,6 +156,16 @@ long arch_fs_read(struct arch_file *f, uint64_t off, void *buf, size_t len);
 /* Bytes written (all of len unless an error stops it part-way) or -errno
    (EIO, ENOSPC, EFBIG...). */
 long arch_fs_write(struct arch_file *f, uint64_t off, const void *buf, size_t len);
+/*
+ * The same over several buffers, one host call (readahead reads a window,
+ * writeback writes a cluster of contiguous dirty pages into one write).
+ */
+struct arch_iovec {
+	void *base;
+	size_t len;
+};
+long arch_fs_readv(struct arch_file *f, uint64_t off, const struct arch_iovec *iov, int n);
+long arch_fs_writev(struct arch_file *f, uint64_t off, const struct arch_iovec *iov, int n);
 int arch_fs_truncate(struct arch_file *f, uint64_t size);
 /* Makes what was written durable on the host (fsync / fdatasync). */
 int arch_fs_fsync(struct arch_file *f, bool datasync);

@@ -28,6 +28,14 @@ struct emu_config {
 	/* Memory hot-add: a range of this many bytes (a multiple of 2 MiB)
 	   above RAM with no memory at boot, for emu_add_memory. Default 0. */
 	uint64_t hotplug_bytes;
+	/*
+	 * Files (arch/emu/hostfs.c): the host directory that is the machine's
+	 * root (--root, empty: "/"), writable only with --rw; and its disks,
+	 * "NAME=FILE[,NAME=FILE...]" (--disk), seen as /dev/NAME.
+	 */
+	char root[1024];
+	bool root_rw;
+	char disks[1024];
 };
 
 void emu_config_default(struct emu_config *cfg);
@@ -105,6 +113,25 @@ int emu_fill_user(struct task *t, uint64_t va, int byte, size_t len);
 int emu_touch(struct task *t, uint64_t va, size_t len, bool write);
 /* An instruction fetch at va (the NX check). */
 int emu_fetch(struct task *t, uint64_t va);
+
+/*
+ * I/O fault injection (arch/emu/hostfs.c), for tests: calls of kind op
+ * (EMU_FS_READ or EMU_FS_WRITE) on the file at path (inside the root, or
+ * /dev/NAME) are counted from 1 once this is called; calls nth ..
+ * nth + count - 1 fail with err (a negative errno such as -KMM_EIO or
+ * -KMM_ENOSPC), or, with err 0, a write stores only half of its bytes and
+ * then fails with -KMM_ENOSPC (a short write). Up to 8 rules; 0 or
+ * -KMM_ENOSPC when full, -KMM_EINVAL for a bad argument.
+ * emu_fs_fail_clear removes every rule (boot does too).
+ */
+enum emu_fs_op { EMU_FS_READ, EMU_FS_WRITE };
+int emu_fs_fail(const char *path, enum emu_fs_op op, unsigned long nth,
+		unsigned long count, int err);
+void emu_fs_fail_clear(void);
+/* Failures injected so far by the rules (all of them). */
+unsigned long emu_fs_failed(void);
+/* Host files the root and disks hold open now (a leak check for tests). */
+unsigned int emu_fs_open_files(void);
 
 struct emu_tlb_stats {
 	unsigned long hits, misses, faults, flushes_all, flushes_one, shootdowns;

@@ -72,6 +72,7 @@ struct address_space {
 	void *index;                 /* the page index (mm/filemap.c's structure) */
 	unsigned long nrpages;
 	unsigned long nrdirty;       /* pages with PG_dirty */
+	atomic_uint nrwriteback;     /* pages with PG_writeback (fsync waits for 0) */
 	/* Areas mapping this file (vm_area.shared_node), for page_mkclean. */
 	spinlock_t i_mmap_lock;
 	struct list_head i_mmap;
@@ -96,6 +97,9 @@ struct inode {
 	bool i_bdev;                 /* a block device (its cache is "Buffers") */
 	char *i_path;                /* path inside the root (for /proc maps) */
 	struct arch_file *i_host;    /* the host file, open while i_count > 0 */
+	bool i_host_rw;              /* i_host was opened for writing */
+	struct arch_file *i_host_ro; /* the read-only handle i_host replaced (kept
+					open for readers that hold it) */
 	struct address_space i_data;
 	struct list_head i_hash;     /* the inode cache (by path) */
 };
@@ -158,12 +162,20 @@ void put_page(struct page *page);
    bit found by writeback or msync); returns true if it was clean. */
 bool set_page_dirty(struct page *page);
 
-/* Drops every clean, unmapped, unlocked cache page; returns how many. */
+/* Drops every clean, unmapped, unlocked cache page; returns how many.
+   Inodes left unused and empty leave the inode cache too. */
 unsigned long drop_caches(void);
+/* Cache pages of block devices (meminfo Buffers); inodes cached. */
+unsigned long nr_bdev_pages(void);
+unsigned long nr_cached_inodes(void);
+/* Invariant checker: every cached page's mapping and index, nrpages,
+   nrdirty, the dirty tags and the zone counters agree. Panics if not. */
+int filemap_check(void);
 
 /* Per-task descriptor tables (task->files). */
 int files_alloc(struct task *t);                        /* spawn */
 int files_dup(struct task *child, struct task *parent);  /* fork */
+void files_share(struct task *thread, struct task *parent); /* threads share one */
 void files_exit(struct task *t);                        /* exit: closes all */
 /* The open file of fd with a reference (fput it), or NULL. */
 struct file *fget(struct task *t, int fd);
@@ -194,8 +206,20 @@ void balance_dirty_pages(struct address_space *mapping);
 void mapping_set_error(struct address_space *mapping, int err);
 /* The error f has not yet seen (reported once per open file), or 0. */
 int file_check_and_advance_wb_err(struct file *f);
-/* Writes every dirty page of every file and device; 0 or the first error. */
+/* Writes every dirty page of every file and device; 0 or the first error,
+   including errors the flusher met since the last sync_all. */
 int sync_all(void);
+
+/* Tunables (Linux's defaults), and counters for tests and views. */
+extern unsigned int dirty_background_ratio;      /* 10 (% of available) */
+extern unsigned int vm_dirty_ratio;              /* 20 */
+extern uint64_t dirty_writeback_interval_ns;     /* 5 s */
+extern uint64_t dirty_expire_interval_ns;        /* 30 s */
+/* Thresholds in pages now: background and throttle. */
+void global_dirty_limits(unsigned long *background, unsigned long *dirty);
+/* Times a writer was throttled; flusher runs; pages written back. */
+unsigned long writeback_throttled_count(void);
+unsigned long writeback_flusher_runs(void);
 
 /* ---- mm/rmap.c (the file side) ---- */
 

@@ -168,12 +168,39 @@ static int set_kma(struct emu_config *cfg, const char *text, char *err, size_t l
 	return 0;
 }
 
-/* Parameters of later issues: named, so the message says what is missing. */
-static int set_unsupported(struct emu_config *cfg, const char *text, char *err,
-			   size_t len)
+/* The root directory: a host path, checked when the machine boots. */
+static int set_root(struct emu_config *cfg, const char *text, char *err, size_t len)
 {
-	snprintf(err, len, "not supported yet (file systems come in a later issue)");
-	return -1;
+	if (!text[0] || strlen(text) >= sizeof(cfg->root)) {
+		snprintf(err, len, "root must be a host directory path of 1 to %zu characters",
+			 sizeof(cfg->root) - 1);
+		return -1;
+	}
+	snprintf(cfg->root, sizeof(cfg->root), "%s", text);
+	return 0;
+}
+
+static int set_rw(struct emu_config *cfg, const char *text, char *err, size_t len)
+{
+	return parse_bool(text, &cfg->root_rw, err, len);
+}
+
+/* NAME=FILE; the option may be given again for more disks (appended). */
+static int set_disk(struct emu_config *cfg, const char *text, char *err, size_t len)
+{
+	size_t have = strlen(cfg->disks);
+	const char *eq = strchr(text, '=');
+
+	if (!eq || eq == text || !eq[1] || strchr(text, ',')) {
+		snprintf(err, len, "bad disk '%s' (NAME=FILE, FILE a host file)", text);
+		return -1;
+	}
+	if (have + 1 + strlen(text) >= sizeof(cfg->disks)) {
+		snprintf(err, len, "too many disks");
+		return -1;
+	}
+	snprintf(cfg->disks + have, sizeof(cfg->disks) - have, "%s%s", have ? "," : "", text);
+	return 0;
 }
 
 const struct boot_param boot_params[] = {
@@ -202,8 +229,11 @@ const struct boot_param boot_params[] = {
 	{ "kma", "--kma", "NAME", NULL,
 	  "kernel memory allocator of the whole machine: slab (default), buddy, rmap, "
 	  "p2, mk, zone or dynix", set_kma },
-	{ "root", NULL, NULL, NULL, "root directory (later issue)", set_unsupported },
-	{ "rw", NULL, NULL, NULL, "read-write root (later issue)", set_unsupported },
+	{ "root", "--root", "DIR", NULL,
+	  "host directory that is the machine's root file system (default /)", set_root },
+	{ "rw", "--rw", NULL, "true", "the root is writable (default: read-only)", set_rw },
+	{ "disk", "--disk", "NAME=FILE", NULL,
+	  "a host file as the block device /dev/NAME (repeatable)", set_disk },
 };
 
 const unsigned int nr_boot_params = sizeof(boot_params) / sizeof(boot_params[0]);
