@@ -4,7 +4,7 @@
 set -eu
 
 packages="cmake ninja-build gcc make pkg-config libcmocka-dev liblua5.4-dev
-binutils libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 zlib1g-dev valgrind"
+binutils libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4 zlib1g-dev valgrind python3"
 
 missing=""
 for p in $packages; do

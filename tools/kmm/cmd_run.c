@@ -18,12 +18,17 @@
 
 void cmd_run_usage(FILE *f)
 {
-	fprintf(f, "Usage: kmm run FILE.lua [ARGS...]\n"
+	fprintf(f, "Usage: kmm run [--plot FILE.svg] FILE.lua [ARGS...]\n"
 		   "\n"
 		   "Runs a Lua 5.4 scenario. The module kmm is preloaded (local kmm =\n"
 		   "require \"kmm\"; also the global kmm); ARGS are in arg[1..], the\n"
 		   "script's name in arg[0]. FILE - reads the script from stdin.\n"
 		   "The API is in docs/scenario-api.md.\n"
+		   "\n"
+		   "  --plot FILE.svg  chart memory use over the scenario's steps (free,\n"
+		   "                   kernel, anonymous, page cache, swap; kswapd and OOM\n"
+		   "                   markers; free blocks per buddy order), written when\n"
+		   "                   the machine shuts down\n"
 		   "\n"
 		   "Exit status: 0 when the script ends, 1 on a script error (printed as\n"
 		   "FILE:LINE: message with a traceback), 2 when the file cannot be read,\n"
@@ -65,6 +70,21 @@ int cmd_run(int argc, char **argv)
 	lua_State *L;
 	int status, ret = 0;
 
+	while (argc >= 2 && !strncmp(argv[1], "--plot", 6)) {
+		if (!strncmp(argv[1], "--plot=", 7)) {
+			kmm_plot_path = argv[1] + 7;
+		} else if (!strcmp(argv[1], "--plot") && argc >= 3) {
+			kmm_plot_path = argv[2];
+			argv++;
+			argc--;
+		} else {
+			return usage_error("run", "option --plot needs a value (FILE.svg)");
+		}
+		if (!*kmm_plot_path)
+			return usage_error("run", "option --plot needs a value (FILE.svg)");
+		argv++;
+		argc--;
+	}
 	if (argc < 2)
 		return usage_error("run", "missing script (usage: kmm run FILE.lua [ARGS...])");
 	if (is_help(argv[1])) {

@@ -31,6 +31,9 @@ void cmd_record_usage(FILE *f);
 int cmd_replay(int argc, char **argv);
 void cmd_replay_usage(FILE *f);
 
+/* kmm run --plot FILE: chart every machine the script boots (lua_plot.c). */
+extern const char *kmm_plot_path;
+
 /* Prints "kmm CMD: message" on stderr, one line; returns EXIT_USAGE. */
 int usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -50,6 +50,7 @@ struct kmm_lua_binding {
 	X(kmm_lua_slab_binding) \
 	X(kmm_lua_task_binding) \
 	X(kmm_lua_kma_binding) \
+	X(kmm_lua_plot_binding) \
 	/* one line per bindings file, above this one */
 
 #define KMM_LUA_DECLARE(b) extern const struct kmm_lua_binding b;

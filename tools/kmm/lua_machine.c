@@ -25,6 +25,7 @@
 
 #include "kmm_tool.h"
 #include "lua_kmm.h"
+#include "plot.h"
 
 #define MACHINE_MT "kmm.machine"
 
@@ -74,8 +75,10 @@ void kmm_lua_core(lua_State *L, void (*fn)(void *arg), void *arg)
 {
 	char msg[sizeof(machine.panic_msg)];
 
-	if (!catch_panic(fn, arg, msg, sizeof(msg)))
+	if (!catch_panic(fn, arg, msg, sizeof(msg))) {
+		plot_sample();   /* when recording a chart (plot.h) */
 		return;
+	}
 	machine.panicked = true;
 	snprintf(machine.panic_msg, sizeof(machine.panic_msg), "%s", msg);
 	luaL_error(L, "kernel panic: %s", msg);
