@@ -49,6 +49,5 @@ void mark_mapping_dirty(struct address_space *mapping);
 void mapping_clean(struct address_space *mapping);
 /* Boot and checks of page-writeback.c. */
 void writeback_check(void);
-unsigned long nr_dirty_inodes(void);
 
 #endif

@@ -85,6 +85,7 @@ static unsigned int nr_open;
 static struct fault_rule rules[MAX_RULES];
 static unsigned int nr_rules;
 static unsigned long nr_failed;
+static unsigned long nr_calls[2];   /* by enum emu_fs_op; relaxed atomics */
 
 /* ---- Boot ---- */
 
@@ -349,6 +350,12 @@ void arch_fs_close(struct arch_file *f)
 	free(f);
 }
 
+unsigned long emu_fs_calls(enum emu_fs_op op)
+{
+	return op == EMU_FS_READ || op == EMU_FS_WRITE
+		       ? __atomic_load_n(&nr_calls[op], __ATOMIC_RELAXED) : 0;
+}
+
 unsigned int emu_fs_open_files(void)
 {
 	unsigned int n;
@@ -494,6 +501,7 @@ long arch_fs_readv(struct arch_file *f, uint64_t off, const struct arch_iovec *i
 
 	if (!f || (n && !iov))
 		return -KMM_EINVAL;
+	__atomic_fetch_add(&nr_calls[EMU_FS_READ], 1, __ATOMIC_RELAXED);
 	if (injected(f, EMU_FS_READ, &err))
 		return err ? err : -KMM_EIO;
 	if (f->bdev) {
@@ -511,6 +519,7 @@ long arch_fs_writev(struct arch_file *f, uint64_t off, const struct arch_iovec *
 
 	if (!f || (n && !iov))
 		return -KMM_EINVAL;
+	__atomic_fetch_add(&nr_calls[EMU_FS_WRITE], 1, __ATOMIC_RELAXED);
 	if (injected(f, EMU_FS_WRITE, &err)) {
 		long r;
 

@@ -130,6 +130,8 @@ int emu_fs_fail(const char *path, enum emu_fs_op op, unsigned long nth,
 void emu_fs_fail_clear(void);
 /* Failures injected so far by the rules (all of them). */
 unsigned long emu_fs_failed(void);
+/* Host read or write calls made so far (a cluster is one write). */
+unsigned long emu_fs_calls(enum emu_fs_op op);
 /* Host files the root and disks hold open now (a leak check for tests). */
 unsigned int emu_fs_open_files(void);
 

@@ -220,6 +220,8 @@ void global_dirty_limits(unsigned long *background, unsigned long *dirty);
 /* Times a writer was throttled; flusher runs; pages written back. */
 unsigned long writeback_throttled_count(void);
 unsigned long writeback_flusher_runs(void);
+/* Mappings with dirty pages (on the flusher's list). */
+unsigned long nr_dirty_inodes(void);
 
 /* ---- mm/rmap.c (the file side) ---- */
 

@@ -3,3 +3,4 @@
 # is a temporary host directory.
 set(FILEMAP_UNIT ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 kmm_unit_test(filemap ${FILEMAP_UNIT}/test_filemap.c)
+kmm_unit_test(writeback ${FILEMAP_UNIT}/test_writeback.c)
