@@ -119,6 +119,28 @@
  *    the lock: the arch hands a slot to a thread with acquire/release
  *    ordering, so the next owner sees everything the last one wrote.
  *
+ * 8. CPU slabs (SLAB_CPU_SLABS, with owned slots only). The magazine
+ *    layer lets a free on another CPU than the allocation land in the
+ *    freeing CPU's magazine, which hands it out again at once: two threads
+ *    then write objects that share a cache line ("passive false sharing",
+ *    Berger et al., Hoard, 2000), and the slab layer, handing out one
+ *    object at a time from a shared partial list, puts objects of two CPUs
+ *    side by side too ("active"). A cache with SLAB_CPU_SLABS gives each
+ *    slab an owner, as mimalloc's pages and Hoard's superblocks have: the
+ *    CPU that fills its magazine from the slab layer takes a whole
+ *    magazine of objects under one hold of slab_lock, from the partial
+ *    slabs it owns (kept on its own list, cc->partial), else an unowned
+ *    partial, free or new slab, which it then owns. A free checks the
+ *    owner (a hint in struct page, read without a lock): the owner's free
+ *    is the usual magazine push; another CPU's goes into the freeing CPU's
+ *    remote magazine, which that CPU never allocates from: full, it goes
+ *    to the depot like any full magazine (so a producer/consumer pair
+ *    still trades whole magazines), and what it holds when the CPU
+ *    flushes goes back to the slabs. An object freed on another thread
+ *    is thus never handed out again by that thread right away. A slab
+ *    loses its owner when it becomes free, and every slab of a CPU that
+ *    goes away (kmem_cache_cpu_dead) loses it.
+ *
  * ---- Locking ----
  *
  *   kmem_cache_lock (mutex)  the list of caches; held by create, destroy,
@@ -128,8 +150,9 @@
  *                            flush or inspect; several in CPU order. Not
  *                            used with owned slots (7): the lease is the lock.
  *   cp->depot_lock           the depot's magazine lists and counters.
- *   cp->slab_lock            the slab lists, the descriptors' free chains
- *                            and in-use counts, the cache's counters.
+ *   cp->slab_lock            the slab lists (every CPU's cc->partial
+ *                            too), the descriptors' free chains, in-use
+ *                            counts and owners, the cache's counters.
  *
  *   Order: shrinker_lock -> kmem_cache_lock -> cc->lock -> depot_lock ->
  *   slab_lock. slab_lock is a leaf: slabs are created (alloc_pages,
@@ -173,13 +196,18 @@ struct slab {
 	unsigned int inuse;         /* objects allocated (magazines included) */
 	unsigned int free;          /* first free object's index, or BUFCTL_END */
 	unsigned int colouroff;     /* this slab's colour offset in bytes */
-	unsigned int _pad;
+	unsigned int owner;         /* SLAB_CPU_SLABS: owning CPU + 1, 0 none
+				       (under slab_lock; 8 below) */
 	kmem_bufctl_t bufctl[];     /* bufctl[i]: the free object after i */
 };
 
-/* A magazine: the rounds, and a link for the depot's lists. */
+/* A magazine: the rounds, and a link for the depot's lists (or, for a
+   CPU's remote-free magazine, 8 below, its count of rounds). */
 struct kmem_magazine {
-	struct kmem_magazine *next;
+	union {
+		struct kmem_magazine *next;
+		unsigned long count;
+	};
 	void *rounds[];
 };
 
@@ -221,7 +249,15 @@ struct kmem_cpu_cache {
 	   freed to it; the sum over CPUs is what the cache has outstanding
 	   there. Written by this CPU only (relaxed), read by summing. */
 	long kma_live;
+	/* SLAB_CPU_SLABS with owned slots (8): objects of other CPUs' slabs
+	   freed here, on their way back to their slabs (this CPU's only); and
+	   the partial slabs this CPU owns (under cp->slab_lock). */
+	struct kmem_magazine *remote;
+	struct list_head partial;
 } __attribute__((aligned(KMEM_CACHE_LINE)));
+
+_Static_assert(sizeof(struct kmem_cpu_cache) == KMEM_CACHE_LINE,
+	       "a CPU's magazines of a cache fit one cache line");
 
 struct kmem_cache {
 	/* Set at creation, read-only after. */
@@ -292,6 +328,31 @@ unsigned int kmem_debug_flags;
 #define cpu_unlock(cc) spin_unlock(&(cc)->lock)
 #define CPU_SLOTS_OWNED false
 #endif
+
+/* Does the cache give its slabs owners (8)? Never without owned slots. */
+static inline bool cpu_slabs(const struct kmem_cache *cp)
+{
+	return CPU_SLOTS_OWNED && (cp->flags & SLAB_CPU_SLABS);
+}
+
+/*
+ * page->private of a slab's page: bits 0-31 the offset of the slab's first
+ * object from its first page, 32-39 the page's index in the slab, 40-47
+ * the slab's owner + 1 (8), a copy of sp->owner that a free reads without
+ * slab_lock: a stale value only sends an object the other way, which
+ * either way is correct. Read and written atomically (relaxed).
+ */
+#define SLAB_PRIV_INDEX_SHIFT 32
+#define SLAB_PRIV_OWNER_SHIFT 40
+#define SLAB_PRIV_OWNER_MASK (0xffUL << SLAB_PRIV_OWNER_SHIFT)
+_Static_assert(KMM_MAX_CPUS < 255, "an owner fits 8 bits");
+
+static inline unsigned int slab_owner_hint(const void *obj)
+{
+	unsigned long priv = __atomic_load_n(&virt_to_page(obj)->private, __ATOMIC_RELAXED);
+
+	return (unsigned int)((priv & SLAB_PRIV_OWNER_MASK) >> SLAB_PRIV_OWNER_SHIFT);
+}
 
 static mutex_t kmem_cache_lock;
 static struct list_head cache_chain = LIST_HEAD_INIT(cache_chain);
@@ -497,7 +558,7 @@ static struct slab *cache_grow(struct kmem_cache *cp, gfp_t gfp)
 	sp->inuse = 0;
 	sp->free = 0;
 	sp->colouroff = colour * (unsigned int)cp->colour_off;
-	sp->_pad = 0;
+	sp->owner = 0;
 	for (unsigned int i = 0; i < cp->num; i++)
 		sp->bufctl[i] = (kmem_bufctl_t)(i + 1 < cp->num ? i + 1 : BUFCTL_END);
 
@@ -506,8 +567,10 @@ static struct slab *cache_grow(struct kmem_cache *cp, gfp_t gfp)
 		page[i].slab_desc = sp;
 		/* Where the page sits in its slab and where the objects start,
 		   so kmem_cache_is_object needs no load of the descriptor. */
-		page[i].private = ((unsigned long)i << 32) |
-				  (unsigned long)((char *)sp->s_mem - addr);
+		__atomic_store_n(&page[i].private,
+				 ((unsigned long)i << SLAB_PRIV_INDEX_SHIFT) |
+					 (unsigned long)((char *)sp->s_mem - addr),
+				 __ATOMIC_RELAXED);
 		set_page_flag(&page[i], PG_slab);
 	}
 
@@ -535,7 +598,7 @@ static void slab_destroy(struct kmem_cache *cp, struct slab *sp)
 		clear_page_flag(&page[i], PG_slab);
 		page[i].slab_cache = NULL;
 		page[i].slab_desc = NULL;
-		page[i].private = 0;
+		__atomic_store_n(&page[i].private, 0UL, __ATOMIC_RELAXED);
 	}
 	if (cp->flags & CFLGS_OFF_SLAB) {
 		/* Straight to the slab layer: a shrink must not leave the
@@ -558,6 +621,19 @@ static void slab_destroy_list(struct kmem_cache *cp, struct list_head *list)
 	list_for_each_entry_safe(sp, tmp, list, list) {
 		list_del(&sp->list);
 		slab_destroy(cp, sp);
+	}
+}
+
+/* Sets a slab's owner (8): CPU + 1, or 0. Under slab_lock. */
+static void slab_set_owner(struct kmem_cache *cp, struct slab *sp, unsigned int owner)
+{
+	sp->owner = owner;
+	for (unsigned int i = 0; i < (1u << cp->order); i++) {
+		unsigned long *priv = &sp->page[i].private;
+		unsigned long v = __atomic_load_n(priv, __ATOMIC_RELAXED);
+
+		v = (v & ~SLAB_PRIV_OWNER_MASK) | ((unsigned long)owner << SLAB_PRIV_OWNER_SHIFT);
+		__atomic_store_n(priv, v, __ATOMIC_RELAXED);
 	}
 }
 
@@ -601,7 +677,8 @@ static void slab_put(struct kmem_cache *cp, void *obj, struct list_head *release
 	if (sp->inuse-- == cp->num) {
 		cp->nr_full--;
 		if (sp->inuse) {
-			list_move(&sp->list, &cp->slabs_partial);
+			list_move(&sp->list, sp->owner ? &cp->cpu[sp->owner - 1].partial
+						       : &cp->slabs_partial);
 			cp->nr_partial++;
 			return;
 		}
@@ -610,7 +687,9 @@ static void slab_put(struct kmem_cache *cp, void *obj, struct list_head *release
 	} else {
 		return;
 	}
-	/* The slab is free now. */
+	/* The slab is free now, and nobody's (8). */
+	if (sp->owner)
+		slab_set_owner(cp, sp, 0);
 	if (cp->nr_free >= cp->free_limit) {
 		list_move(&sp->list, release);
 		cp->reaped++;
@@ -620,11 +699,92 @@ static void slab_put(struct kmem_cache *cp, void *obj, struct list_head *release
 	}
 }
 
+/*
+ * CPU slabs (8): takes up to max objects off sp (on the free list or a
+ * partial list, with free objects) for cpu, which owns it from now on.
+ * Under slab_lock; returns the number taken.
+ */
+static unsigned int slab_take_many(struct kmem_cache *cp, struct slab *sp, unsigned int cpu,
+				   void **out, unsigned int max)
+{
+	unsigned int n = 0;
+
+	if (sp->inuse == 0)
+		cp->nr_free--;
+	else
+		cp->nr_partial--;
+	if (sp->owner != cpu + 1)
+		slab_set_owner(cp, sp, cpu + 1);
+	while (n < max && sp->free != BUFCTL_END) {
+		unsigned int idx = sp->free;
+
+		sp->free = sp->bufctl[idx];
+		out[n++] = slab_obj(cp, sp, idx);
+	}
+	sp->inuse += n;
+	cp->active_objs += n;
+	if (sp->inuse == cp->num) {
+		list_move(&sp->list, &cp->slabs_full);
+		cp->nr_full++;
+	} else {
+		list_move(&sp->list, &cp->cpu[cpu].partial);
+		cp->nr_partial++;
+	}
+	return n;
+}
+
+/*
+ * CPU slabs (8): up to want objects for cpu under one hold of slab_lock:
+ * from the partial slabs it owns, then unowned partial ones, free ones,
+ * and at most one new slab. Returns the number taken; 0 when no slab
+ * could be made.
+ */
+static unsigned int slab_fill(struct kmem_cache *cp, unsigned int cpu, void **out,
+			      unsigned int want, gfp_t gfp)
+{
+	struct list_head *own = &cp->cpu[cpu].partial;
+	bool grew = false;
+	unsigned int n = 0;
+	struct slab *sp;
+
+	spin_lock(&cp->slab_lock);
+	while (n < want) {
+		if (!list_empty(own)) {
+			sp = list_first_entry(own, struct slab, list);
+		} else if (!list_empty(&cp->slabs_partial)) {
+			sp = list_first_entry(&cp->slabs_partial, struct slab, list);
+		} else if (!list_empty(&cp->slabs_free)) {
+			sp = list_first_entry(&cp->slabs_free, struct slab, list);
+		} else if (!grew) {
+			spin_unlock(&cp->slab_lock);
+			sp = cache_grow(cp, gfp);
+			spin_lock(&cp->slab_lock);
+			if (!sp)
+				break;
+			grew = true;
+			list_add(&sp->list, &cp->slabs_free);
+			cp->nr_free++;
+			cp->grown++;
+			continue;
+		} else {
+			break;
+		}
+		n += slab_take_many(cp, sp, cpu, out + n, want - n);
+	}
+	spin_unlock(&cp->slab_lock);
+	if (!n)
+		atomic_fetch_add_explicit(&cp->alloc_fail, 1, memory_order_relaxed);
+	return n;
+}
+
 /* Allocates one object from the slab layer, growing the cache if needed. */
 static void *slab_alloc(struct kmem_cache *cp, gfp_t gfp)
 {
 	struct slab *sp;
 	void *obj;
+
+	if (cpu_slabs(cp))
+		return slab_fill(cp, arch_this_cpu(), &obj, 1, gfp) ? obj : NULL;
 
 	spin_lock(&cp->slab_lock);
 	while (list_empty(&cp->slabs_partial) && list_empty(&cp->slabs_free)) {
@@ -779,6 +939,67 @@ static void cpu_owner_resync(struct kmem_cache *cp, struct kmem_cpu_cache *cc)
 	cc->magsize = want;
 }
 
+/*
+ * CPU slabs (8), owned slots only (no cc->lock): the loaded magazine is
+ * empty and the depot has no full one; fill it from this CPU's slabs, at
+ * most a slab's worth, and hand out one object. NULL if there is no
+ * magazine or no memory (the caller falls back to one object).
+ */
+static void *cpu_fill(struct kmem_cache *cp, struct kmem_cpu_cache *cc, gfp_t gfp)
+{
+	unsigned int want = MIN((unsigned int)cc->magsize, cp->num), n;
+
+	if (!cc->loaded) {
+		struct kmem_cache *mcp = magtype_of((unsigned int)cc->magsize)->cache;
+
+		if (!mcp || !(cc->loaded = slab_cache_alloc(mcp, GFP_NOWAIT | __GFP_NOWARN)))
+			return NULL;
+		cc->rounds = 0;
+	}
+	n = slab_fill(cp, arch_this_cpu(), cc->loaded->rounds, want, gfp);
+	if (!n)
+		return NULL;
+	cc->rounds = (int)n - 1;
+	return cc->loaded->rounds[n - 1];
+}
+
+/*
+ * CPU slabs (8), owned slots only: obj belongs to another CPU's slab (or
+ * to no CPU's), and this CPU must not hand it out again. It goes into the
+ * remote magazine, which this CPU never allocates from: when full, into
+ * the depot (whose full magazines go to CPUs that run out, as in the
+ * papers: a producer/consumer pair keeps trading whole magazines), and
+ * what is left in it when the CPU flushes, back to the slabs.
+ */
+static void __attribute__((noinline))
+cpu_free_remote(struct kmem_cache *cp, struct kmem_cpu_cache *cc, void *obj)
+{
+	struct kmem_magazine *rm = cc->remote;
+	int magsize;
+
+	cpu_owner_resync(cp, cc);
+	magsize = cc->magsize;
+	if (!rm) {
+		struct kmem_magtype *mt = magtype_of((unsigned int)magsize);
+
+		rm = magsize ? depot_get(cp, &cp->empty, magsize) : NULL;
+		if (!rm && mt && mt->cache)
+			rm = slab_cache_alloc(mt->cache, GFP_NOWAIT | __GFP_NOWARN);
+		if (!rm) {
+			slab_free_batch(cp, &obj, 1);
+			return;
+		}
+		rm->count = 0;
+		cc->remote = rm;
+	}
+	rm->rounds[rm->count++] = obj;
+	if (rm->count == (unsigned long)magsize) {
+		cc->remote = NULL;
+		if (!depot_put(cp, &cp->full, rm, magsize))
+			magazine_destroy(cp, rm, magsize, (unsigned int)magsize);
+	}
+}
+
 /* The slow path of alloc: called with cc->lock held and the loaded
    magazine empty; returns with it dropped. */
 static void *__attribute__((noinline))
@@ -818,6 +1039,8 @@ cpu_alloc_slow(struct kmem_cache *cp, struct kmem_cpu_cache *cc, gfp_t gfp)
 		cc->loaded = fmp;
 		cc->rounds = cc->magsize;
 	}
+	if (cpu_slabs(cp) && cc->magsize > 0 && (obj = cpu_fill(cp, cc, gfp)))
+		return obj;
 	cpu_unlock(cc);
 	return slab_alloc(cp, gfp);
 }
@@ -922,10 +1145,16 @@ static inline __attribute__((always_inline)) void cache_free(struct kmem_cache *
 							      void *obj)
 {
 	struct kmem_cpu_cache *cc;
+	unsigned int cpu;
 
 	if (unlikely(cp->flags & KMEM_DEBUG_ANY))
 		debug_free(cp, obj);
-	cc = &cp->cpu[arch_this_cpu()];
+	cpu = arch_this_cpu();
+	cc = &cp->cpu[cpu];
+	if (cpu_slabs(cp) && unlikely(slab_owner_hint(obj) != cpu + 1)) {
+		cpu_free_remote(cp, cc, obj);
+		return;
+	}
 	cpu_lock(cc);
 	if (likely((unsigned int)cc->rounds < (unsigned int)cc->magsize)) {
 		cc->loaded->rounds[cc->rounds++] = obj;
@@ -1035,22 +1264,43 @@ void slab_cache_free(struct kmem_cache *cp, void *obj)
 static void cpu_cache_flush(struct kmem_cache *cp, struct kmem_cpu_cache *cc,
 			    bool disable)
 {
-	struct kmem_magazine *loaded, *previous;
+	struct kmem_magazine *loaded, *previous, *remote;
 	int rounds, prounds, magsize;
 
 	cpu_lock(cc);
 	loaded = cc->loaded;
 	previous = cc->previous;
+	remote = cc->remote;
 	rounds = cc->rounds;
 	prounds = cc->prounds;
 	magsize = cc->magsize;
-	cc->loaded = cc->previous = NULL;
+	cc->loaded = cc->previous = cc->remote = NULL;
 	cc->rounds = cc->prounds = -1;
 	if (disable)
 		cc->magsize = 0;
 	cpu_unlock(cc);
 	magazine_destroy(cp, loaded, rounds, (unsigned int)magsize);
 	magazine_destroy(cp, previous, prounds, (unsigned int)magsize);
+	if (remote)   /* of the CPU's magazine size (cpu_free_remote) */
+		magazine_destroy(cp, remote, (int)remote->count, (unsigned int)magsize);
+}
+
+/* CPU slabs (8): the CPU goes away; its slabs become nobody's. */
+static void slab_disown_cpu(struct kmem_cache *cp, unsigned int cpu)
+{
+	struct list_head *own = &cp->cpu[cpu].partial;
+	struct slab *sp;
+
+	spin_lock(&cp->slab_lock);
+	while (!list_empty(own)) {
+		sp = list_first_entry(own, struct slab, list);
+		slab_set_owner(cp, sp, 0);
+		list_move_tail(&sp->list, &cp->slabs_partial);
+	}
+	list_for_each_entry(sp, &cp->slabs_full, list)
+		if (sp->owner == cpu + 1)
+			slab_set_owner(cp, sp, 0);
+	spin_unlock(&cp->slab_lock);
 }
 
 static void depot_flush_resize(struct kmem_cache *cp, unsigned int next);
@@ -1136,8 +1386,11 @@ void kmem_cache_cpu_dead(unsigned int cpu)
 	if (!kmem_ready || cpu >= arch_nr_cpus())
 		return;
 	mutex_lock(&kmem_cache_lock);
-	for_each_cache(cp)
+	for_each_cache(cp) {
 		cpu_cache_flush(cp, &cp->cpu[cpu], false);
+		if (cpu_slabs(cp))
+			slab_disown_cpu(cp, cpu);
+	}
 	mutex_unlock(&kmem_cache_lock);
 }
 
@@ -1279,6 +1532,7 @@ static bool cache_setup(struct kmem_cache *cp, const char *name, size_t size,
 		struct kmem_cpu_cache *cc = &cp->cpu[c];
 
 		spin_lock_init(&cc->lock);
+		INIT_LIST_HEAD(&cc->partial);
 		cc->rounds = cc->prounds = -1;
 		cc->magsize = (flags & SLAB_NO_MAGAZINE) ? 0
 			      : (int)kmem_magtypes[cp->magtype].rounds;
@@ -1352,7 +1606,6 @@ static unsigned long report_leaks(struct kmem_cache *cp)
 {
 	uint64_t freemap[KMEM_MAX_OBJS / 64];
 	unsigned long leaked = 0, shown = 0;
-	struct list_head *lists[] = { &cp->slabs_full, &cp->slabs_partial };
 	struct slab *sp;
 
 	spin_lock(&cp->slab_lock);
@@ -1360,8 +1613,13 @@ static unsigned long report_leaks(struct kmem_cache *cp)
 	printk(KERN_ERR "kmem_cache_destroy %s: %lu object%s still allocated; "
 	       "the cache and their slabs are kept\n", cp->name, leaked,
 	       leaked == 1 ? "" : "s");
-	for (unsigned int l = 0; l < ARRAY_SIZE(lists); l++) {
-		list_for_each_entry(sp, lists[l], list) {
+	/* The full list, the unowned partial list, each CPU's (8). */
+	for (unsigned int l = 0; l < 2 + arch_nr_cpus(); l++) {
+		struct list_head *list = l == 0 ? &cp->slabs_full
+					 : l == 1 ? &cp->slabs_partial
+						  : &cp->cpu[l - 2].partial;
+
+		list_for_each_entry(sp, list, list) {
 			memset(freemap, 0, sizeof(freemap));
 			for (unsigned int i = sp->free; i != BUFCTL_END; i = sp->bufctl[i])
 				freemap[i / 64] |= 1ULL << (i % 64);
@@ -1462,8 +1720,8 @@ bool kmem_cache_is_object(struct kmem_cache *cp, const void *obj)
 	/* page->private: the page's index in its slab, and the offset of the
 	   first object (cache_grow); slabs are at most 32 frames, so 32-bit
 	   arithmetic is enough. */
-	priv = page->private;
-	off = (uint32_t)((priv >> 32) << PAGE_SHIFT) + (uint32_t)((uintptr_t)obj & ~PAGE_MASK);
+	priv = __atomic_load_n(&page->private, __ATOMIC_RELAXED);
+	off = (uint32_t)(((priv >> SLAB_PRIV_INDEX_SHIFT) & 0xff) << PAGE_SHIFT) + (uint32_t)((uintptr_t)obj & ~PAGE_MASK);
 	start = (uint32_t)priv + (uint32_t)cp->obj_offset;
 	if (off < start)
 		return false;
@@ -1634,6 +1892,8 @@ void kmem_cache_get_info(struct kmem_cache *cp, struct kmem_cache_info *info)
 	for (unsigned int c = cpu_slots_first(); c < cpu_slots_end(); c++) {
 		mag_objs += (unsigned long)MAX(cp->cpu[c].rounds, 0);
 		mag_objs += (unsigned long)MAX(cp->cpu[c].prounds, 0);
+		if (cp->cpu[c].remote)
+			mag_objs += cp->cpu[c].remote->count;
 	}
 	magsize = (cp->flags & SLAB_NO_MAGAZINE) ? 0 : kmem_magtypes[cp->magtype].rounds;
 	mag_objs += cp->full.total * magsize;
@@ -1886,19 +2146,26 @@ static void check_magazine(struct kmem_cache *cp, struct kmem_magazine *mp,
 enum slab_state { SLAB_FULL, SLAB_PARTIAL, SLAB_FREE };
 static const char *const slab_state_names[] = { "full", "partial", "free" };
 
+/*
+ * owner: the owner (CPU + 1) every slab of the list must have, or -1 for
+ * any (the full list). Adds the slabs to *nr.
+ */
 static unsigned long check_slab_list(struct kmem_cache *cp, struct list_head *list,
-				     enum slab_state state, unsigned long *nr)
+				     enum slab_state state, int owner, unsigned long *nr)
 {
 	uint64_t freemap[KMEM_MAX_OBJS / 64];
 	unsigned long active = 0;
 	struct slab *sp;
 
-	*nr = 0;
 	list_for_each_entry(sp, list, list) {
 		unsigned int nfree = 0;
 		char *base = page_address(sp->page);
 
 		(*nr)++;
+		if ((owner >= 0 && sp->owner != (unsigned int)owner) ||
+		    sp->owner > arch_nr_cpus() || (sp->owner && !cpu_slabs(cp)))
+			panic("slab_check: cache %s: slab %p on the %s list is owned by "
+			      "%u", cp->name, sp->s_mem, slab_state_names[state], sp->owner);
 		if ((state == SLAB_FULL && sp->inuse != cp->num) ||
 		    (state == SLAB_PARTIAL && (sp->inuse == 0 || sp->inuse >= cp->num)) ||
 		    (state == SLAB_FREE && sp->inuse != 0))
@@ -1917,6 +2184,12 @@ static unsigned long check_slab_list(struct kmem_cache *cp, struct list_head *li
 				panic("slab_check: cache %s: frame %lu of slab %p is not "
 				      "marked as this slab's", cp->name, page_to_pfn(page),
 				      sp->s_mem);
+			if (slab_owner_hint(base + ((size_t)i << PAGE_SHIFT)) != sp->owner)
+				panic("slab_check: cache %s: frame %lu of slab %p names "
+				      "owner %u, the slab %u", cp->name, page_to_pfn(page),
+				      sp->s_mem,
+				      slab_owner_hint(base + ((size_t)i << PAGE_SHIFT)),
+				      sp->owner);
 		}
 		memset(freemap, 0, sizeof(freemap));
 		for (unsigned int i = sp->free; i != BUFCTL_END; i = sp->bufctl[i]) {
@@ -1951,15 +2224,21 @@ static void check_cache(struct kmem_cache *cp)
 	spin_lock(&cp->depot_lock);
 	spin_lock(&cp->slab_lock);
 
-	active += check_slab_list(cp, &cp->slabs_full, SLAB_FULL, &nr);
+	nr = 0;
+	active += check_slab_list(cp, &cp->slabs_full, SLAB_FULL, -1, &nr);
 	if (nr != cp->nr_full)
 		panic("slab_check: cache %s: %lu full slabs, counter says %lu", cp->name,
 		      nr, cp->nr_full);
-	active += check_slab_list(cp, &cp->slabs_partial, SLAB_PARTIAL, &nr);
+	nr = 0;
+	active += check_slab_list(cp, &cp->slabs_partial, SLAB_PARTIAL, 0, &nr);
+	for (unsigned int c = 0; c < arch_nr_cpus(); c++)
+		active += check_slab_list(cp, &cp->cpu[c].partial, SLAB_PARTIAL, (int)c + 1,
+					  &nr);
 	if (nr != cp->nr_partial)
 		panic("slab_check: cache %s: %lu partial slabs, counter says %lu",
 		      cp->name, nr, cp->nr_partial);
-	active += check_slab_list(cp, &cp->slabs_free, SLAB_FREE, &nr);
+	nr = 0;
+	active += check_slab_list(cp, &cp->slabs_free, SLAB_FREE, 0, &nr);
 	if (nr != cp->nr_free)
 		panic("slab_check: cache %s: %lu free slabs, counter says %lu", cp->name,
 		      nr, cp->nr_free);
@@ -1988,6 +2267,13 @@ static void check_cache(struct kmem_cache *cp)
 		if (cc->previous) {
 			check_magazine(cp, cc->previous, cc->prounds, "previous");
 			mag_objs += (unsigned long)cc->prounds;
+		}
+		if (cc->remote) {
+			if (!cpu_slabs(cp) || cc->remote->count >= (unsigned long)cc->magsize)
+				panic("slab_check: cache %s: CPU %u has a remote magazine "
+				      "of %lu rounds", cp->name, c, cc->remote->count);
+			check_magazine(cp, cc->remote, (int)cc->remote->count, "remote");
+			mag_objs += cc->remote->count;
 		}
 	}
 	n = 0;

@@ -28,8 +28,14 @@ struct kmem_cache;
 				       goes to the slab layer */
 #define SLAB_RECLAIM_ACCOUNT 0x0020u /* slabs from reclaimable pageblocks */
 #define SLAB_PANIC 0x0040u          /* panic if the cache cannot be created */
+#define SLAB_CPU_SLABS 0x0080u      /* with owned CPU slots (arch.h): each slab
+				       belongs to the CPU that fills from it,
+				       and an object freed on another CPU goes
+				       back to its slab, not into the freeing
+				       CPU's magazine (no passive false
+				       sharing); ignored otherwise */
 #define SLAB_DEBUG (SLAB_RED_ZONE | SLAB_POISON | SLAB_DEBUG_FREE)
-#define SLAB_CREATE_MASK 0x007fu
+#define SLAB_CREATE_MASK 0x00ffu
 
 /* OR'ed into the flags of every cache created while set (tests). */
 extern unsigned int kmem_debug_flags;

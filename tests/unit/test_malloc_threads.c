@@ -4,7 +4,9 @@
  * random churn on many threads at once, more threads than CPU slots (the
  * shared slot), threads exiting (their slot and magazines return), and the
  * magazine size of a cache changed while its owners allocate (each owner
- * adopts it in its slow path, mm/slab.c "Owned slots"). The per-thread
+ * adopts it in its slow path, mm/slab.c "Owned slots"), and a block freed
+ * by a thread that did not allocate it not handed out again on that
+ * thread's lines (mm/slab.c "CPU slabs"). The per-thread
  * fast path takes no lock: TSan checks that the slot lease is what orders
  * one owner's writes before the next owner's reads.
  */
@@ -31,6 +33,7 @@
 void *kmmtest_malloc(size_t n);
 void kmmtest_free(void *p);
 void *kmmtest_realloc(void *p, size_t n);
+int kmmtest_malloc_trim(size_t pad);
 
 #define RING 256
 
@@ -210,12 +213,71 @@ static void test_magazine_resize(void **state)
 	assert_int_equal(kmm_malloc_check(), 0);
 }
 
+/*
+ * Passive false sharing (mm/slab.c 8, CPU slabs): a thread that frees a
+ * small block another thread allocated must not get it, or anything on
+ * the cache lines of that thread's blocks, from its own next allocations.
+ */
+#define FS_OWNER_BLOCKS 8
+#define FS_WORKER_BLOCKS 300
+#define FS_LINE 64
+
+struct fs_arg {
+	void *owner_blocks[FS_OWNER_BLOCKS];
+	unsigned int shared;      /* worker blocks on a line of an owner block */
+};
+
+static void *fs_worker(void *arg)
+{
+	struct fs_arg *a = arg;
+	static void *mine[FS_WORKER_BLOCKS];
+
+	kmmtest_free(a->owner_blocks[0]);
+	for (unsigned int i = 0; i < FS_WORKER_BLOCKS; i++) {
+		mine[i] = kmmtest_malloc(8);
+		assert_non_null(mine[i]);
+		for (unsigned int k = 0; k < FS_OWNER_BLOCKS; k++)
+			if ((uintptr_t)mine[i] / FS_LINE ==
+			    (uintptr_t)a->owner_blocks[k] / FS_LINE)
+				a->shared++;
+		/* Half of them freed at once: the local free-and-reuse path. */
+		if (i % 2) {
+			kmmtest_free(mine[i]);
+			mine[i] = NULL;
+		}
+	}
+	for (unsigned int i = 0; i < FS_WORKER_BLOCKS; i++)
+		kmmtest_free(mine[i]);
+	return NULL;
+}
+
+static void test_remote_free_no_false_sharing(void **state)
+{
+	struct fs_arg a = { 0 };
+	pthread_t t;
+
+	/* Empty this thread's magazines and the depot: what follows comes
+	   from the slabs. */
+	kmmtest_malloc_trim(0);
+	for (unsigned int k = 0; k < FS_OWNER_BLOCKS; k++) {
+		a.owner_blocks[k] = kmmtest_malloc(8);
+		assert_non_null(a.owner_blocks[k]);
+	}
+	pthread_create(&t, NULL, fs_worker, &a);
+	pthread_join(t, NULL);
+	assert_int_equal(a.shared, 0);
+	for (unsigned int k = 1; k < FS_OWNER_BLOCKS; k++)
+		kmmtest_free(a.owner_blocks[k]);
+	assert_int_equal(kmm_malloc_check(), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cross_thread_free),
 		cmocka_unit_test(test_many_threads),
 		cmocka_unit_test(test_magazine_resize),
+		cmocka_unit_test(test_remote_free_no_false_sharing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

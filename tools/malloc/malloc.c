@@ -185,7 +185,8 @@ static int boot(void)
 		return -1;
 	for (unsigned int c = 0; c < NR_CLASSES; c++) {
 		kmm_snprintf(name, sizeof(name), "malloc-%u", class_size[c]);
-		class_cache[c] = kmem_cache_create(name, class_size[c], class_align(c), 0, NULL);
+		class_cache[c] = kmem_cache_create(name, class_size[c], class_align(c),
+						   SLAB_CPU_SLABS, NULL);
 		if (!class_cache[c] ||
 		    kmem_cache_set_magazine(class_cache[c], magazine_rounds(class_size[c])))
 			return -1;
