@@ -20,15 +20,32 @@
  * Shared anonymous areas take their pages from a struct shared_anon, a
  * radix tree of frames indexed by page offset that every sharer finds.
  *
+ * File areas take their pages from the page cache (filemap_fault, which
+ * reads the page if it is not cached: a major fault). A private file area
+ * maps the cache page read-only and copies it into an anonymous page on
+ * the first write (COW from the file: the file never sees the store). A
+ * shared file area maps the cache page itself; a read fault maps it
+ * read-only, so the first store faults and marks the page dirty
+ * (set_page_dirty, Linux's write-notify), and later stores leave the D bit
+ * in the entry, which writeback collects through page_mkclean and msync
+ * through vma_collect_dirty. set_page_dirty takes the mapping's
+ * tree_lock, which comes before page_table_lock: it is called with
+ * page_table_lock dropped. A page past the end of the file is SIGBUS.
+ *
  * Accounting kept exact, checked by mm_check and mm_rmap_check:
  *   page->_refcount  one per page-table entry mapping the page (plus one
- *                    held by a shared_anon object for its pages);
+ *                    held by a shared_anon object for its pages, or the
+ *                    page cache's one for a file page);
  *   page->_mapcount  entries mapping it, minus one (-1: unmapped);
  *   page->mapping    a private anonymous page's anon_vma | PAGE_MAPPING_ANON
  *                    (the page holds a reference on it), page->index its
  *                    linear page offset; NULL for shared_anon pages;
- *   rss              MM_ANONPAGES / MM_SHMEMPAGES count entries, not pages;
- *   NR_ANON_MAPPED   private anonymous pages with _mapcount >= 0.
+ *                    a file page's mapping is its address_space (bit 0
+ *                    clear), index its offset in the file;
+ *   rss              MM_ANONPAGES / MM_SHMEMPAGES / MM_FILEPAGES count
+ *                    entries, not pages;
+ *   NR_ANON_MAPPED   private anonymous pages with _mapcount >= 0;
+ *   NR_FILE_MAPPED   page-cache pages with _mapcount >= 0.
  *
  * TLB. Changing or clearing a present entry is followed by an arch flush,
  * and a frame (or table) that was reachable is freed only after it: the
@@ -46,6 +63,7 @@
  * TLB flushes are issued with page_table_lock dropped (arch.h).
  */
 #include <kmm/errno.h>
+#include <kmm/fs.h>
 #include <kmm/mm.h>
 #include <kmm/mman.h>
 #include <kmm/page_alloc.h>
@@ -88,6 +106,22 @@ static inline struct anon_vma *page_anon_vma(const struct page *page)
 	uintptr_t m = (uintptr_t)page->mapping;
 
 	return (m & PAGE_MAPPING_ANON) ? (struct anon_vma *)(m & ~PAGE_MAPPING_ANON) : NULL;
+}
+
+/* A page-cache page (mapping set, not anonymous). */
+static inline bool page_is_file(const struct page *page)
+{
+	uintptr_t m = (uintptr_t)page->mapping;
+
+	return m && !(m & PAGE_MAPPING_ANON);
+}
+
+/* The rss counter an entry of vma mapping page counts in. */
+static inline enum mm_counter mm_counter_of(const struct vm_area *vma, const struct page *page)
+{
+	if (vma->vm_shared)
+		return MM_SHMEMPAGES;
+	return page_is_file(page) ? MM_FILEPAGES : MM_ANONPAGES;
 }
 
 /* Two views of one entry that differ only in bits the MMU sets. */
@@ -268,6 +302,13 @@ static void page_dup_rmap(struct page *page)
 	atomic_fetch_add_explicit(&page->_mapcount, 1, memory_order_relaxed);
 }
 
+/* One entry of a cache page appears (the caller gave it a reference). */
+static void page_add_file_rmap(struct page *page)
+{
+	if (atomic_fetch_add_explicit(&page->_mapcount, 1, memory_order_relaxed) == -1)
+		mod_zone_page_state(page_zone(page), NR_FILE_MAPPED, 1);
+}
+
 /* One entry of a shared_anon page appears (the caller gave it a reference). */
 static void page_add_shared_rmap(struct page *page)
 {
@@ -280,6 +321,10 @@ static void page_add_shared_rmap(struct page *page)
  */
 static void put_user_page(struct page *page)
 {
+	if (page_is_file(page)) {
+		put_page(page);   /* the page cache frees its own pages */
+		return;
+	}
 	if (put_page_testzero(page)) {
 		struct anon_vma *av = page_anon_vma(page);
 
@@ -300,6 +345,8 @@ static void page_remove_rmap(struct page *page)
 	BUG_ON(old < 0);
 	if (old == 0 && page_anon_vma(page))
 		mod_zone_page_state(page_zone(page), NR_ANON_MAPPED, -1);
+	else if (old == 0 && page_is_file(page))
+		mod_zone_page_state(page_zone(page), NR_FILE_MAPPED, -1);
 	put_user_page(page);
 }
 
@@ -534,7 +581,9 @@ static unsigned int do_wp_page(struct vm_area *vma, uintptr_t addr, pteval_t *pt
 			spin_unlock(&mm->page_table_lock);
 			return 0;   /* changed under us: the access retries */
 		}
-		if (atomic_load_explicit(&old->_mapcount, memory_order_acquire) == 0 &&
+		/* Never a cache page: the file must not see a private store. */
+		if (page_anon_vma(old) &&
+		    atomic_load_explicit(&old->_mapcount, memory_order_acquire) == 0 &&
 		    page_ref_count(old) == 1) {
 			/* Nobody else can gain a mapping without this entry. */
 			while (!pte_cmpxchg(ptep, &cur, cur | _PAGE_RW | _PAGE_ACCESSED |
@@ -565,8 +614,12 @@ static unsigned int do_wp_page(struct vm_area *vma, uintptr_t addr, pteval_t *pt
 		page_add_new_anon_rmap(page, vma, addr);
 		while (!pte_cmpxchg(ptep, &cur, new))
 			BUG_ON(!pte_same(cur, orig));
-		if (special)
+		if (special) {
 			add_mm_counter(mm, MM_ANONPAGES, 1);
+		} else if (page_is_file(old)) {
+			add_mm_counter(mm, MM_FILEPAGES, -1);
+			add_mm_counter(mm, MM_ANONPAGES, 1);
+		}
 		done = true;
 	}
 	spin_unlock(&mm->page_table_lock);
@@ -591,6 +644,116 @@ oom:
 	return VM_FAULT_OOM;
 }
 
+/*
+ * A write fault on an empty entry of a private file area (Linux's
+ * do_cow_fault): the new anonymous page starts as a copy of the cache page.
+ */
+static unsigned int do_cow_file_page(struct vm_area *vma, uintptr_t addr, pteval_t *ptep,
+				     struct page *src)
+{
+	struct mm *mm = vma->vm_mm;
+	struct page *page;
+
+	if (anon_vma_prepare(vma))
+		return VM_FAULT_OOM;
+	page = alloc_page(GFP_USER_PAGE);
+	if (!page)
+		return VM_FAULT_OOM;
+	memcpy(page_address(page), page_address(src), PAGE_SIZE);
+	spin_lock(&mm->page_table_lock);
+	if (pte_none(pte_read(ptep))) {
+		page_add_new_anon_rmap(page, vma, addr);
+		set_pte(ptep, pfn_pte(page_to_pfn(page), vm_get_page_prot(vma->vm_flags) |
+							 _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY));
+		add_mm_counter(mm, MM_ANONPAGES, 1);
+		page = NULL;
+	}
+	spin_unlock(&mm->page_table_lock);
+	if (page) {
+		__free_page(page);
+		return 0;
+	}
+	count_vm_event(PGCOWFAULT);
+	return VM_FAULT_COW;
+}
+
+/*
+ * A fault on an empty entry of a file area: the cache page (read from the
+ * file if need be) is mapped, read-only unless this is a store to a shared
+ * mapping, which also marks the page dirty. Past the end of the file:
+ * SIGBUS.
+ */
+static unsigned int do_file_fault(struct vm_area *vma, uintptr_t addr, pteval_t *ptep,
+				  bool write)
+{
+	struct mm *mm = vma->vm_mm;
+	bool shared = vma->vm_flags & VM_SHARED;
+	unsigned int ret = 0;
+	struct page *page;
+	bool major = false, mapped = false;
+	pteval_t prot;
+	int err;
+
+	err = filemap_fault(vma, linear_page_index(vma, addr), &page, &major);
+	if (err)
+		return err == -KMM_ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	if (major) {
+		count_vm_event(PGMAJFAULT);
+		ret |= VM_FAULT_MAJOR;
+	}
+	if (write && !shared) {
+		ret |= do_cow_file_page(vma, addr, ptep, page);
+		put_page(page);
+		return ret;
+	}
+	prot = vm_get_page_prot(vma->vm_flags) | _PAGE_ACCESSED;
+	if (write)
+		prot |= _PAGE_RW | _PAGE_DIRTY;
+	else
+		prot &= ~(pteval_t)_PAGE_RW;   /* the first store faults and dirties the page */
+	spin_lock(&mm->page_table_lock);
+	if (pte_none(pte_read(ptep))) {
+		page_add_file_rmap(page);
+		set_pte(ptep, pfn_pte(page_to_pfn(page), prot));
+		add_mm_counter(mm, MM_FILEPAGES, 1);
+		mapped = true;   /* the entry keeps our reference */
+	}
+	spin_unlock(&mm->page_table_lock);
+	if (!mapped)
+		put_page(page);
+	else if (write)
+		set_page_dirty(page);
+	return ret;
+}
+
+/*
+ * A store to a read-only entry of a shared file area (mapped by a read
+ * fault, or write-protected by page_mkclean): the page becomes dirty and
+ * the entry writable (Linux's wp_page_shared).
+ */
+static unsigned int do_shared_file_wp(struct vm_area *vma, uintptr_t addr, pteval_t *ptep,
+				      pteval_t orig)
+{
+	struct mm *mm = vma->vm_mm;
+	struct page *page = pfn_to_page(pte_pfn(orig));
+	pteval_t cur;
+
+	(void)addr;
+	spin_lock(&mm->page_table_lock);
+	cur = pte_read(ptep);
+	if (!pte_same(cur, orig)) {
+		spin_unlock(&mm->page_table_lock);
+		return 0;   /* changed under us: the access retries */
+	}
+	get_page(page);
+	while (!pte_cmpxchg(ptep, &cur, cur | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY))
+		BUG_ON(!pte_same(cur, orig));
+	spin_unlock(&mm->page_table_lock);
+	set_page_dirty(page);
+	put_page(page);
+	return 0;
+}
+
 unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int flags)
 {
 	bool write = flags & FAULT_FLAG_WRITE;
@@ -602,17 +765,20 @@ unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int f
 		return VM_FAULT_SIGSEGV;
 	if (write && !(vma->vm_flags & VM_WRITE))
 		return VM_FAULT_SIGSEGV;
-	if (vma->vm_file)
-		return VM_FAULT_SIGBUS;   /* file mappings: the page-cache issue */
 	ptep = pte_alloc(vma->vm_mm, addr);
 	if (!ptep)
 		return VM_FAULT_OOM;
 	e = pte_read(ptep);
-	if (pte_none(e))
+	if (pte_none(e)) {
+		if (vma->vm_file)
+			return do_file_fault(vma, addr, ptep, write);
 		return vma->vm_shared ? do_shared_page(vma, addr, ptep, write)
 				      : do_anonymous_page(vma, addr, ptep, write);
+	}
 	if (!pte_present(e))
 		return VM_FAULT_SIGBUS;   /* swap entries: the reclaim issue */
+	if (write && !pte_write(e) && vma->vm_file && (vma->vm_flags & VM_SHARED))
+		return do_shared_file_wp(vma, addr, ptep, e);
 	if (write && !pte_write(e) && !vma->vm_shared)
 		return do_wp_page(vma, addr, ptep, e);
 	/*
@@ -708,7 +874,10 @@ int do_page_fault(struct task *t, uintptr_t addr, unsigned int error_code)
 		return fault_kill(t, KMM_SIGBUS, KMM_BUS_ADRERR, addr);
 	if (fault & VM_FAULT_SIGSEGV)
 		return fault_kill(t, KMM_SIGSEGV, KMM_SEGV_ACCERR, addr);
-	__atomic_fetch_add(&t->min_flt, 1, __ATOMIC_RELAXED);
+	if (fault & VM_FAULT_MAJOR)
+		__atomic_fetch_add(&t->maj_flt, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_fetch_add(&t->min_flt, 1, __ATOMIC_RELAXED);
 	if (fault & VM_FAULT_COW)
 		__atomic_fetch_add(&t->cow_flt, 1, __ATOMIC_RELAXED);
 	return 0;
@@ -755,11 +924,35 @@ int populate_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 
 #define ZAP_BATCH 64
 
+/*
+ * Releases n pages whose entries zap cleared (and flushed): the rss
+ * counters, the Dirty bit of a shared file page moved into the page (the
+ * store must reach the file), the map count and the reference.
+ */
+static void zap_release(struct vm_area *vma, struct page **batch, const bool *dirty,
+			unsigned int n)
+{
+	long rss[NR_MM_COUNTERS] = { 0 };
+	bool shared_file = vma->vm_file && (vma->vm_flags & VM_SHARED);
+
+	for (unsigned int i = 0; i < n; i++) {
+		struct page *page = batch[i];
+
+		rss[mm_counter_of(vma, page)]++;
+		if (shared_file && dirty[i] && page_is_file(page))
+			set_page_dirty(page);
+		page_remove_rmap(page);
+	}
+	for (int c = 0; c < NR_MM_COUNTERS; c++)
+		if (rss[c])
+			add_mm_counter(vma->vm_mm, (enum mm_counter)c, -rss[c]);
+}
+
 void zap_page_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 {
 	struct mm *mm = vma->vm_mm;
-	enum mm_counter counter = vma->vm_shared ? MM_SHMEMPAGES : MM_ANONPAGES;
 	struct page *batch[ZAP_BATCH];
+	bool dirty[ZAP_BATCH];
 	unsigned int n = 0;
 	uintptr_t addr, next, flush_start;
 	bool cleared = false;
@@ -787,15 +980,15 @@ void zap_page_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 			cleared = true;
 			if (pte_special(e))
 				continue;
+			dirty[n] = pte_dirty(e);
 			batch[n++] = pfn_to_page(pte_pfn(e));
 			if (n < ZAP_BATCH)
 				continue;
 			/* The frames may go only once no CPU can reach them. */
 			spin_unlock(&mm->page_table_lock);
 			arch_flush_tlb_range(mm, flush_start, a + PAGE_SIZE);
-			add_mm_counter(mm, counter, -(long)n);
-			while (n)
-				page_remove_rmap(batch[--n]);
+			zap_release(vma, batch, dirty, n);
+			n = 0;
 			flush_start = a + PAGE_SIZE;
 			cleared = false;
 			spin_lock(&mm->page_table_lock);
@@ -804,9 +997,69 @@ void zap_page_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 	spin_unlock(&mm->page_table_lock);
 	if (cleared)
 		arch_flush_tlb_range(mm, flush_start, end);
-	add_mm_counter(mm, counter, -(long)n);
-	while (n)
-		page_remove_rmap(batch[--n]);
+	zap_release(vma, batch, dirty, n);
+}
+
+/*
+ * msync: the Dirty bits of a shared file area's entries move into their
+ * pages, in batches: cleared under page_table_lock (with a reference on
+ * each page), flushed, then set_page_dirty with the lock dropped (it takes
+ * the mapping's tree_lock, which comes first in the lock order).
+ */
+unsigned long vma_collect_dirty(struct vm_area *vma, uintptr_t start, uintptr_t end)
+{
+	struct mm *mm = vma->vm_mm;
+	struct page *batch[ZAP_BATCH];
+	unsigned int n = 0;
+	unsigned long dirtied = 0;
+	uintptr_t addr, next, flush_start;
+
+	start = MAX(ALIGN_DOWN(start, PAGE_SIZE), vma->vm_start);
+	end = MIN(ALIGN_UP(end, PAGE_SIZE), vma->vm_end);
+	flush_start = start;
+	spin_lock(&mm->page_table_lock);
+	for (addr = start; addr < end; addr = next) {
+		pteval_t *pt = walk_to_pt(mm, addr, &next);
+
+		next = MIN(next, end);
+		if (!pt)
+			continue;
+		for (uintptr_t a = addr; a < next; a += PAGE_SIZE) {
+			pteval_t *ptep = &pt[pt_index(a, 0)];
+			pteval_t e = pte_read(ptep);
+			struct page *page;
+
+			if (!pte_present(e) || pte_special(e) || !pte_dirty(e))
+				continue;
+			page = pfn_to_page(pte_pfn(e));
+			if (!page_is_file(page))
+				continue;
+			while (!pte_cmpxchg(ptep, &e, e & ~(pteval_t)_PAGE_DIRTY))
+				;
+			get_page(page);
+			batch[n++] = page;
+			if (n < ZAP_BATCH)
+				continue;
+			spin_unlock(&mm->page_table_lock);
+			arch_flush_tlb_range(mm, flush_start, a + PAGE_SIZE);
+			while (n) {
+				set_page_dirty(batch[--n]);
+				put_page(batch[n]);
+				dirtied++;
+			}
+			flush_start = a + PAGE_SIZE;
+			spin_lock(&mm->page_table_lock);
+		}
+	}
+	spin_unlock(&mm->page_table_lock);
+	if (n)
+		arch_flush_tlb_range(mm, flush_start, end);
+	while (n) {
+		set_page_dirty(batch[--n]);
+		put_page(batch[n]);
+		dirtied++;
+	}
+	return dirtied;
 }
 
 static bool table_empty(const pteval_t *table)
@@ -878,11 +1131,10 @@ void free_pgtables(struct mm *mm, uintptr_t start, uintptr_t end, uintptr_t floo
 int copy_page_range(struct vm_area *dst, struct vm_area *src)
 {
 	struct mm *dmm = dst->vm_mm, *smm = src->vm_mm;
-	enum mm_counter counter = src->vm_shared ? MM_SHMEMPAGES : MM_ANONPAGES;
 	bool cow = !(src->vm_flags & VM_SHARED) && !src->vm_shared;
 	bool wrprotected = false;
 	uintptr_t addr, next;
-	long rss = 0;
+	long rss[NR_MM_COUNTERS] = { 0 };
 	int err = 0;
 
 	BUG_ON(dst->vm_start != src->vm_start || dst->vm_end != src->vm_end);
@@ -911,8 +1163,10 @@ int copy_page_range(struct vm_area *dst, struct vm_area *src)
 				dpt = dptep - pt_index(a, 0);
 			}
 			if (!pte_special(e)) {
-				page_dup_rmap(pfn_to_page(pte_pfn(e)));
-				rss++;
+				struct page *page = pfn_to_page(pte_pfn(e));
+
+				page_dup_rmap(page);
+				rss[mm_counter_of(src, page)]++;
 				/* Both sides read-only: the first write copies. */
 				if (cow && pte_write(e)) {
 					e = ptep_set_wrprotect(sptep) & ~_PAGE_RW;
@@ -922,7 +1176,9 @@ int copy_page_range(struct vm_area *dst, struct vm_area *src)
 			set_pte(&dpt[pt_index(a, 0)], e & ~(pteval_t)_PAGE_ACCESSED);
 		}
 	}
-	add_mm_counter(dmm, counter, rss);
+	for (int c = 0; c < NR_MM_COUNTERS; c++)
+		if (rss[c])
+			add_mm_counter(dmm, (enum mm_counter)c, rss[c]);
 	/* The parent's CPUs must stop writing through their old entries now. */
 	if (wrprotected)
 		arch_flush_tlb_range(smm, src->vm_start, src->vm_end);
@@ -1073,7 +1329,7 @@ static void for_each_pte(struct mm *mm, pteval_t *table, int level, uintptr_t ba
 }
 
 struct mm_check_state {
-	long anon, shmem;
+	long anon, shmem, file;
 };
 
 static void check_one_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
@@ -1115,6 +1371,28 @@ static void check_one_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 		st->shmem++;
 		return;
 	}
+	if (page_is_file(page)) {
+		/* A cache page: of this area's file, at the entry's offset. */
+		if (!vma->vm_file || page->mapping != vma->vm_file->f_mapping)
+			panic("mm_check: mm %p: %#lx maps a cache page %#lx of another file",
+			      (void *)mm, (unsigned long)addr, pte_pfn(e));
+		if (page->index != linear_page_index(vma, addr))
+			panic("mm_check: mm %p: cache page %#lx at %#lx has index %#lx, "
+			      "expected %#lx", (void *)mm, pte_pfn(e), (unsigned long)addr,
+			      page->index, linear_page_index(vma, addr));
+		if (pte_write(e) && !(vma->vm_flags & VM_SHARED))
+			panic("mm_check: mm %p: a private mapping can write cache page %#lx "
+			      "at %#lx (the store would reach the file)", (void *)mm,
+			      pte_pfn(e), (unsigned long)addr);
+		if (!page_flag(page, PG_uptodate))
+			panic("mm_check: mm %p: cache page %#lx mapped at %#lx is not uptodate",
+			      (void *)mm, pte_pfn(e), (unsigned long)addr);
+		st->file++;
+		return;
+	}
+	if (vma->vm_file && (vma->vm_flags & VM_SHARED))
+		panic("mm_check: mm %p: shared file area maps anonymous page %#lx at %#lx",
+		      (void *)mm, pte_pfn(e), (unsigned long)addr);
 	if (!page_anon_vma(page))
 		panic("mm_check: mm %p: private page %#lx at %#lx has no anon_vma",
 		      (void *)mm, pte_pfn(e), (unsigned long)addr);
@@ -1131,7 +1409,7 @@ static void check_one_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 
 int mm_check(struct mm *mm)
 {
-	struct mm_check_state st = { 0, 0 };
+	struct mm_check_state st = { 0, 0, 0 };
 	unsigned long tables = 0;
 	long bytes;
 
@@ -1139,10 +1417,12 @@ int mm_check(struct mm *mm)
 		panic("mm_check: mm %p has no page tables", (void *)mm);
 	for_each_pte(mm, pgd_table(mm), 3, 0, check_one_pte, &st, &tables);
 	if (st.anon != get_mm_counter(mm, MM_ANONPAGES) ||
-	    st.shmem != get_mm_counter(mm, MM_SHMEMPAGES))
-		panic("mm_check: mm %p: rss anon %ld shmem %ld, page tables map %ld and %ld",
-		      (void *)mm, get_mm_counter(mm, MM_ANONPAGES),
-		      get_mm_counter(mm, MM_SHMEMPAGES), st.anon, st.shmem);
+	    st.shmem != get_mm_counter(mm, MM_SHMEMPAGES) ||
+	    st.file != get_mm_counter(mm, MM_FILEPAGES))
+		panic("mm_check: mm %p: rss anon %ld shmem %ld file %ld, page tables map "
+		      "%ld, %ld and %ld", (void *)mm, get_mm_counter(mm, MM_ANONPAGES),
+		      get_mm_counter(mm, MM_SHMEMPAGES), get_mm_counter(mm, MM_FILEPAGES),
+		      st.anon, st.shmem, st.file);
 	bytes = atomic_load(&mm->pgtables_bytes);
 	if (bytes != (long)(tables * PAGE_SIZE))
 		panic("mm_check: mm %p: pgtables_bytes %ld but %lu table frames", (void *)mm,
@@ -1178,7 +1458,7 @@ static void collect_mm(struct task *t, void *arg)
 
 struct rmap_count {
 	enum { RMAP_RESET, RMAP_COUNT, RMAP_COMPARE } pass;
-	unsigned long anon_pages;
+	unsigned long anon_pages, file_pages;
 };
 
 static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
@@ -1201,6 +1481,7 @@ static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 		return;   /* already compared */
 	{
 		int maps = (int)page->_pad;
+		/* Plus the shared_anon object's or the page cache's own reference. */
 		int want_refs = maps + (page_anon_vma(page) ? 0 : 1);
 
 		if (atomic_load(&page->_mapcount) + 1 != maps ||
@@ -1210,6 +1491,8 @@ static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 			      atomic_load(&page->_mapcount), page_ref_count(page), want_refs);
 		if (page_anon_vma(page))
 			c->anon_pages++;
+		else if (page_is_file(page))
+			c->file_pages++;
 		page->_pad = 0;
 	}
 }
@@ -1227,7 +1510,7 @@ int mm_rmap_check(void)
 {
 	struct mm_list l = { .max = task_count() + 1 };
 	struct rmap_count c = { 0 };
-	unsigned long anon = 0, tables = 0, mm_tables = 0;
+	unsigned long anon = 0, file = 0, tables = 0, mm_tables = 0;
 	struct zone *z;
 
 	l.mms = l.max <= CHECK_MMS ? check_mms : kcalloc(l.max, sizeof(*l.mms), GFP_KERNEL);
@@ -1250,11 +1533,15 @@ int mm_rmap_check(void)
 		kfree(l.mms);
 	for_each_zone(z) {
 		anon += zone_page_state(z, NR_ANON_MAPPED);
+		file += zone_page_state(z, NR_FILE_MAPPED);
 		tables += zone_page_state(z, NR_PAGETABLE);
 	}
 	if (anon != c.anon_pages)
 		panic("mm_rmap_check: NR_ANON_MAPPED %lu but %lu private pages mapped", anon,
 		      c.anon_pages);
+	if (file != c.file_pages)
+		panic("mm_rmap_check: NR_FILE_MAPPED %lu but %lu cache pages mapped", file,
+		      c.file_pages);
 	if (tables != mm_tables)
 		panic("mm_rmap_check: NR_PAGETABLE %lu but the mms hold %lu table frames",
 		      tables, mm_tables);

@@ -18,14 +18,23 @@
  * Overcommit follows Linux's default heuristic mode: a private writable
  * mapping (charged: VM_ACCOUNT) or a shared anonymous one fails with ENOMEM
  * only when it alone is larger than all of RAM; MAP_NORESERVE skips the
- * check. Files do not exist yet (the page-cache issue): a mapping that is
- * not anonymous fails with EBADF, as Linux fails it for a descriptor that
- * is not open.
+ * check.
+ *
+ * File mappings: the area holds a reference on the open file (vm_file)
+ * and its offset in pages (vm_pgoff); mm/vma.c keeps it on the file's
+ * i_mmap list. The file's access mode bounds the protections, as in
+ * Linux: every mapping needs a readable file; MAP_SHARED with PROT_WRITE
+ * needs a writable one, and a shared mapping of a read-only file loses
+ * VM_MAYWRITE and VM_SHARED (mprotect can never make it writable; it
+ * still shows as "s" through VM_MAYSHARE). msync moves the Dirty bits of
+ * the range's entries into the pages (set_page_dirty) and, for MS_SYNC,
+ * writes them back and waits.
  *
  * Locking: every call takes t->mm->mmap_lock for writing (expand_stack's
  * caller holds it already).
  */
 #include <kmm/errno.h>
+#include <kmm/fs.h>
 #include <kmm/mm.h>
 #include <kmm/mman.h>
 #include <kmm/page_alloc.h>
@@ -182,8 +191,8 @@ void exit_mmap(struct mm *mm)
  * Maps [addr, addr + len) with vm_flags, replacing whatever is there
  * (Linux's mmap_region). Returns addr or -errno.
  */
-static long mmap_region(struct mm *mm, uintptr_t addr, size_t len, unsigned long vm_flags,
-			unsigned long pgoff)
+static long mmap_region(struct mm *mm, struct file *file, uintptr_t addr, size_t len,
+			unsigned long vm_flags, unsigned long pgoff)
 {
 	unsigned long pages = len >> PAGE_SHIFT;
 	struct vm_area *vma;
@@ -195,7 +204,8 @@ static long mmap_region(struct mm *mm, uintptr_t addr, size_t len, unsigned long
 			return -KMM_ENOMEM;
 		vm_flags |= VM_ACCOUNT;
 	}
-	if ((vm_flags & VM_SHARED) && !(vm_flags & VM_NORESERVE) && !enough_memory(pages))
+	if (!file && (vm_flags & VM_SHARED) && !(vm_flags & VM_NORESERVE) &&
+	    !enough_memory(pages))
 		return -KMM_ENOMEM;
 	err = do_munmap(mm, addr, addr + len);
 	if (err)
@@ -207,7 +217,9 @@ static long mmap_region(struct mm *mm, uintptr_t addr, size_t len, unsigned long
 	vma->vm_end = addr + len;
 	vma->vm_flags = vm_flags;
 	vma->vm_pgoff = pgoff;
-	if (vm_flags & VM_SHARED) {
+	if (file) {
+		vma->vm_file = get_file(file);
+	} else if (vm_flags & VM_SHARED) {
 		vma->vm_shared = shared_anon_create(pages);
 		if (!vma->vm_shared) {
 			vm_area_free(vma);
@@ -223,19 +235,12 @@ static long mmap_region(struct mm *mm, uintptr_t addr, size_t len, unsigned long
 	return (long)addr;
 }
 
-long sys_mmap(struct task *t, uintptr_t addr, size_t len, int prot, int flags,
-	      int fd, long off)
+long do_mmap(struct mm *mm, struct file *file, uintptr_t addr, size_t len, int prot,
+	     int flags, unsigned long pgoff)
 {
-	struct mm *mm = task_mm(t);
-	unsigned long vm_flags, pgoff;
+	unsigned long vm_flags;
 	long ret;
 
-	if (!mm)
-		return -KMM_ESRCH;
-	if (off & ~PAGE_MASK)
-		return -KMM_EINVAL;
-	if (!(flags & KMM_MAP_ANONYMOUS))
-		return -KMM_EBADF;   /* no file is open before the page-cache issue */
 	if (!len)
 		return -KMM_EINVAL;
 	/* Linux makes NOREPLACE fixed first: its address is never rounded like a hint. */
@@ -250,7 +255,6 @@ long sys_mmap(struct task *t, uintptr_t addr, size_t len, int prot, int flags,
 	if (len > SIZE_MAX - PAGE_SIZE + 1)
 		return -KMM_ENOMEM;
 	len = ALIGN_UP(len, PAGE_SIZE);
-	pgoff = (unsigned long)off >> PAGE_SHIFT;
 	if (pgoff + (len >> PAGE_SHIFT) < pgoff)
 		return -KMM_EOVERFLOW;
 
@@ -273,24 +277,50 @@ long sys_mmap(struct task *t, uintptr_t addr, size_t len, int prot, int flags,
 	vm_flags = calc_vm_prot_bits(prot) | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
 	if (flags & KMM_MAP_GROWSDOWN)
 		vm_flags |= VM_GROWSDOWN;
-	switch (flags & KMM_MAP_TYPE) {
-	case KMM_MAP_SHARED:
-		ret = -KMM_EINVAL;
-		if (vm_flags & VM_GROWSDOWN)
+	if (file) {
+		int acc = file->f_flags & KMM_O_ACCMODE;
+
+		ret = -KMM_EACCES;
+		/* Linux's do_mmap: the checks of a file mapping's access. */
+		switch (flags & KMM_MAP_TYPE) {
+		case KMM_MAP_SHARED:
+			if ((prot & KMM_PROT_WRITE) && acc != KMM_O_RDWR)
+				goto out;
+			vm_flags |= VM_SHARED | VM_MAYSHARE;
+			if (acc != KMM_O_RDWR)
+				vm_flags &= ~(VM_MAYWRITE | VM_SHARED);
+			/* fall through */
+		case KMM_MAP_PRIVATE:
+			if (acc == KMM_O_WRONLY)
+				goto out;
+			ret = -KMM_EINVAL;
+			if (vm_flags & VM_GROWSDOWN)
+				goto out;
+			break;
+		default:
+			ret = -KMM_EINVAL;
 			goto out;
-		pgoff = 0;
-		vm_flags |= VM_SHARED | VM_MAYSHARE;
-		break;
-	case KMM_MAP_PRIVATE:
-		pgoff = addr >> PAGE_SHIFT;
-		break;
-	default:
-		ret = -KMM_EINVAL;
-		goto out;
+		}
+	} else {
+		switch (flags & KMM_MAP_TYPE) {
+		case KMM_MAP_SHARED:
+			ret = -KMM_EINVAL;
+			if (vm_flags & VM_GROWSDOWN)
+				goto out;
+			pgoff = 0;
+			vm_flags |= VM_SHARED | VM_MAYSHARE;
+			break;
+		case KMM_MAP_PRIVATE:
+			pgoff = addr >> PAGE_SHIFT;
+			break;
+		default:
+			ret = -KMM_EINVAL;
+			goto out;
+		}
 	}
 	if (flags & KMM_MAP_NORESERVE)
 		vm_flags |= VM_NORESERVE;
-	ret = mmap_region(mm, addr, len, vm_flags, pgoff);
+	ret = mmap_region(mm, file, addr, len, vm_flags, pgoff);
 	/* MAP_POPULATE faults the range in; like Linux, a failure there is not mmap's. */
 	if (ret >= 0 && (flags & KMM_MAP_POPULATE)) {
 		struct vm_area *vma = vma_lookup(mm, addr);
@@ -300,6 +330,28 @@ long sys_mmap(struct task *t, uintptr_t addr, size_t len, int prot, int flags,
 	}
 out:
 	write_unlock(&mm->mmap_lock);
+	return ret;
+}
+
+long sys_mmap(struct task *t, uintptr_t addr, size_t len, int prot, int flags,
+	      int fd, long off)
+{
+	struct mm *mm = task_mm(t);
+	struct file *file = NULL;
+	long ret;
+
+	if (!mm)
+		return -KMM_ESRCH;
+	if (off & ~PAGE_MASK)
+		return -KMM_EINVAL;
+	if (!(flags & KMM_MAP_ANONYMOUS)) {
+		file = fget(t, fd);
+		if (!file)
+			return -KMM_EBADF;
+	}
+	ret = do_mmap(mm, file, addr, len, prot, flags, (unsigned long)off >> PAGE_SHIFT);
+	if (file)
+		fput(file);
 	return ret;
 }
 
@@ -338,13 +390,19 @@ static int vma_modify_flags(struct mm *mm, struct vm_area *vma, uintptr_t start,
 long sys_mprotect(struct task *t, uintptr_t start, size_t len, int prot)
 {
 	struct mm *mm = task_mm(t);
+
+	if (!mm)
+		return -KMM_ESRCH;
+	return do_mprotect(mm, start, len, prot);
+}
+
+long do_mprotect(struct mm *mm, uintptr_t start, size_t len, int prot)
+{
 	const int grows = prot & KMM_PROT_GROWSDOWN;
 	struct vm_area *vma;
 	uintptr_t end, nstart;
 	long err;
 
-	if (!mm)
-		return -KMM_ESRCH;
 	prot &= ~KMM_PROT_GROWSDOWN;
 	if (!IS_ALIGNED(start, PAGE_SIZE))
 		return -KMM_EINVAL;
@@ -494,6 +552,99 @@ long sys_madvise(struct task *t, uintptr_t start, size_t len_in, int advice)
 	}
 	write_unlock(&mm->mmap_lock);
 	return err;
+}
+
+/* ---- msync ---- */
+
+/* Writes [fstart, fend] (bytes) of a shared mapping's file back and waits: vfs_fsync_range. */
+static int msync_file_range(struct file *file, loff_t fstart, loff_t fend)
+{
+	int err = filemap_write_and_wait_range(file->f_mapping, (pgoff_t)fstart >> PAGE_SHIFT,
+					       (pgoff_t)fend >> PAGE_SHIFT);
+	int err2 = file_check_and_advance_wb_err(file);
+
+	return err ? err : err2;
+}
+
+/*
+ * Linux's msync: the flags are checked first; a hole in the range makes
+ * the call fail with ENOMEM (at once for MS_SYNC alone, at the end
+ * otherwise). Every call collects the Dirty bits of the shared file
+ * areas it covers, so the flusher (MS_ASYNC) or the write below (MS_SYNC)
+ * sees the stores; mmap_lock is dropped around the write, as in Linux.
+ */
+long sys_msync(struct task *t, uintptr_t start, size_t len, int flags)
+{
+	struct mm *mm = task_mm(t);
+	long error, unmapped_error = 0;
+	struct vm_area *vma;
+	uintptr_t end;
+
+	if (!mm)
+		return -KMM_ESRCH;
+	if (flags & ~(KMM_MS_ASYNC | KMM_MS_INVALIDATE | KMM_MS_SYNC))
+		return -KMM_EINVAL;
+	if (!IS_ALIGNED(start, PAGE_SIZE))
+		return -KMM_EINVAL;
+	if ((flags & KMM_MS_ASYNC) && (flags & KMM_MS_SYNC))
+		return -KMM_EINVAL;
+	error = -KMM_ENOMEM;
+	len = (len + PAGE_SIZE - 1) & PAGE_MASK;
+	end = start + len;
+	if (end < start)
+		return -KMM_ENOMEM;
+	if (end == start)
+		return 0;
+	read_lock(&mm->mmap_lock);
+	vma = find_vma(mm, start);
+	for (;;) {
+		struct file *file;
+		loff_t fstart, fend;
+		uintptr_t stop;
+
+		error = -KMM_ENOMEM;
+		if (!vma)
+			goto out_unlock;
+		if (start < vma->vm_start) {
+			if (flags == KMM_MS_SYNC)
+				goto out_unlock;
+			start = vma->vm_start;
+			if (start >= end)
+				goto out_unlock;
+			unmapped_error = -KMM_ENOMEM;
+		}
+		if ((flags & KMM_MS_INVALIDATE) && (vma->vm_flags & VM_LOCKED)) {
+			error = -KMM_EBUSY;
+			goto out_unlock;
+		}
+		file = vma->vm_file;
+		stop = MIN(end, vma->vm_end);
+		fstart = (loff_t)(start - vma->vm_start) + ((loff_t)vma->vm_pgoff << PAGE_SHIFT);
+		fend = fstart + (loff_t)(stop - start) - 1;
+		if (file && (vma->vm_flags & VM_SHARED))
+			vma_collect_dirty(vma, start, stop);
+		start = vma->vm_end;
+		if ((flags & KMM_MS_SYNC) && file && (vma->vm_flags & VM_SHARED)) {
+			get_file(file);
+			read_unlock(&mm->mmap_lock);
+			error = msync_file_range(file, fstart, fend);
+			fput(file);
+			if (error || start >= end)
+				goto out;
+			read_lock(&mm->mmap_lock);
+			vma = find_vma(mm, start);
+		} else {
+			if (start >= end) {
+				error = 0;
+				goto out_unlock;
+			}
+			vma = find_vma(mm, vma->vm_end);
+		}
+	}
+out_unlock:
+	read_unlock(&mm->mmap_lock);
+out:
+	return error ? error : unmapped_error;
 }
 
 /* ---- brk ---- */

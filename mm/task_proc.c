@@ -14,11 +14,18 @@
  * splits each page evenly between its mappers, in 1/4096ths of a byte so
  * that the sum over processes adds up.
  *
+ * A file area shows its offset, the file's device (major:minor), inode
+ * and path inside the root, as Linux shows them; its cache pages count as
+ * shared when several entries map them (a read-only page of a library in
+ * two processes), dirty by the entry's D bit or the page's PG_dirty, and
+ * never as Anonymous; the private copies a write made of them do.
+ *
  * Every view takes the area set's lock for reading, so it sees a
  * consistent set while faults go on (the counts of a page mapped or
  * unmapped during the walk may be off by that page, as in Linux). A pid
  * without a task prints nothing: the caller (the tool) says so.
  */
+#include <kmm/fs.h>
 #include <kmm/mm.h>
 #include <kmm/mmzone.h>
 #include <kmm/page_alloc.h>
@@ -42,12 +49,15 @@ static struct mm *task_get_mm(struct task *t)
 	return mm;
 }
 
-/* The name Linux gives an anonymous area: [heap], [stack], or none. */
+/* The name Linux gives an area: the file's path, [heap], [stack], or none. */
 static const char *vma_name(struct mm *mm, struct vm_area *vma)
 {
+	if (vma->vm_file)
+		return vma->vm_file->f_inode->i_path ? vma->vm_file->f_inode->i_path : "";
 	if (vma->vm_shared)
 		return "/dev/zero (deleted)";
-	if (vma->vm_start <= mm->brk && vma->vm_end >= mm->start_brk)
+	/* Linux 6.x's vma_is_initial_heap: strict, so the bss just below an empty heap is not it. */
+	if (vma->vm_start < mm->brk && vma->vm_end > mm->start_brk)
 		return "[heap]";
 	if (vma->vm_start <= mm->start_stack && vma->vm_end >= mm->start_stack)
 		return "[stack]";
@@ -74,7 +84,14 @@ static void show_map_vma(struct seq_buf *s, struct mm *mm, struct vm_area *vma)
 	size_t start = s->len;
 
 	/* Linux shows an offset and a device only for file-backed areas. */
-	if (vma->vm_shared) {
+	if (vma->vm_file) {
+		const struct inode *inode = vma->vm_file->f_inode;
+
+		pgoff = (unsigned long long)vma->vm_pgoff << PAGE_SHIFT;
+		major = inode->i_dev >> 8;
+		minor = inode->i_dev & 0xff;
+		ino = (unsigned long)inode->i_ino;
+	} else if (vma->vm_shared) {
 		pgoff = (unsigned long long)vma->vm_pgoff << PAGE_SHIFT;
 		minor = 1;
 		ino = shared_ino(vma);

@@ -22,11 +22,21 @@
  * vm_stat_account; linking and unlinking an area, changing its bounds or
  * its flags keep them, so vma_check can compare them with the areas.
  *
+ * File areas (vm_file set) hold a reference on their file (get_file at
+ * creation and in vm_area_dup, fput in vm_area_free) and sit on the
+ * file's mapping->i_mmap list exactly while they are linked into an area
+ * set, so page_mkclean (mm/rmap.c) finds every page-table entry that may
+ * map a page of the file: fork's copies, both halves of a split, mremap's
+ * destination. page_mkclean reads vm_start, vm_end and vm_pgoff under
+ * i_mmap_lock without the mmap_lock, so a linked file area's bounds change
+ * only under its mapping's i_mmap_lock too.
+ *
  * Locking: every function expects mm->mmap_lock held for writing (readers
  * may use find_vma and vma_lookup under the read lock); vma_check takes the
- * read lock itself.
+ * read lock itself. i_mmap_lock nests inside mmap_lock (fs.h).
  */
 #include <kmm/errno.h>
+#include <kmm/fs.h>
 #include <kmm/mm.h>
 #include <kmm/mman.h>
 #include <kmm/printk.h>
@@ -55,6 +65,7 @@ struct vm_area *vm_area_alloc(struct mm *mm)
 	vma->vm_mm = mm;
 	INIT_LIST_HEAD(&vma->vm_list);
 	INIT_LIST_HEAD(&vma->anon_vma_node);
+	INIT_LIST_HEAD(&vma->shared_node);
 	return vma;
 }
 
@@ -85,15 +96,18 @@ struct vm_area *vm_area_dup(struct vm_area *vma)
 	new->rb_subtree_gap = 0;
 	INIT_LIST_HEAD(&new->vm_list);
 	INIT_LIST_HEAD(&new->anon_vma_node);
+	INIT_LIST_HEAD(&new->shared_node);
 	new->anon_vma = NULL;
 	if (vma->anon_vma)
 		anon_vma_link(new, vma->anon_vma);
 	if (new->vm_shared)
 		shared_anon_get(new->vm_shared);
+	if (new->vm_file)
+		get_file(new->vm_file);
 	return new;
 }
 
-/* Frees an area that is in no set, dropping its anon_vma and shared object. */
+/* Frees an area that is in no set, dropping its anon_vma, shared object and file. */
 void vm_area_free(struct vm_area *vma)
 {
 	if (!vma)
@@ -102,7 +116,54 @@ void vm_area_free(struct vm_area *vma)
 		anon_vma_unlink(vma);
 	if (vma->vm_shared)
 		shared_anon_put(vma->vm_shared);
+	if (vma->vm_file) {
+		BUG_ON(!list_empty(&vma->shared_node));
+		fput(vma->vm_file);
+	}
 	kmem_cache_free(vm_area_cachep, vma);
+}
+
+/* ---- The file's list of areas (i_mmap) ---- */
+
+static spinlock_t *vma_i_mmap_lock(const struct vm_area *vma)
+{
+	return vma->vm_file ? &vma->vm_file->f_mapping->i_mmap_lock : NULL;
+}
+
+static void i_mmap_lock_vma(const struct vm_area *vma)
+{
+	if (vma->vm_file)
+		spin_lock(vma_i_mmap_lock(vma));
+}
+
+static void i_mmap_unlock_vma(const struct vm_area *vma)
+{
+	if (vma->vm_file)
+		spin_unlock(vma_i_mmap_lock(vma));
+}
+
+/* Puts a file area on its mapping's list (caller holds i_mmap_lock). */
+static void __vma_file_link(struct vm_area *vma)
+{
+	list_add_tail(&vma->shared_node, &vma->vm_file->f_mapping->i_mmap);
+}
+
+static void vma_file_link(struct vm_area *vma)
+{
+	if (!vma->vm_file)
+		return;
+	i_mmap_lock_vma(vma);
+	__vma_file_link(vma);
+	i_mmap_unlock_vma(vma);
+}
+
+static void vma_file_unlink(struct vm_area *vma)
+{
+	if (!vma->vm_file)
+		return;
+	i_mmap_lock_vma(vma);
+	list_del_init(&vma->shared_node);
+	i_mmap_unlock_vma(vma);
 }
 
 /* ---- Counters ---- */
@@ -295,14 +356,17 @@ int vma_link(struct mm *mm, struct vm_area *vma)
 	if (mm->map_count >= DEFAULT_MAX_MAP_COUNT)
 		return -KMM_ENOMEM;
 	err = __vma_link(mm, vma);
-	if (!err)
+	if (!err) {
 		vm_stat_account(mm, vma->vm_flags, vma_pages(vma));
+		vma_file_link(vma);
+	}
 	return err;
 }
 
 void vma_unlink(struct mm *mm, struct vm_area *vma)
 {
 	vm_stat_account(mm, vma->vm_flags, -vma_pages(vma));
+	vma_file_unlink(vma);
 	__vma_unlink(mm, vma);
 }
 
@@ -312,6 +376,7 @@ void vma_set_range(struct mm *mm, struct vm_area *vma, uintptr_t start, uintptr_
 	long delta = (long)((end - start) >> PAGE_SHIFT) - vma_pages(vma);
 
 	BUG_ON(start >= end || !IS_ALIGNED(start, PAGE_SIZE) || !IS_ALIGNED(end, PAGE_SIZE));
+	i_mmap_lock_vma(vma);
 	if (start != vma->vm_start) {
 		if (start < vma->vm_start)
 			vma->vm_pgoff -= (vma->vm_start - start) >> PAGE_SHIFT;
@@ -325,6 +390,7 @@ void vma_set_range(struct mm *mm, struct vm_area *vma, uintptr_t start, uintptr_
 		if (next)
 			rb_propagate(&next->vm_rb, &gap_augment);
 	}
+	i_mmap_unlock_vma(vma);
 	vm_stat_account(mm, vma->vm_flags, delta);
 }
 
@@ -360,6 +426,13 @@ int __split_vma(struct mm *mm, struct vm_area *vma, uintptr_t addr, bool new_bel
 	if (!new)
 		return -KMM_ENOMEM;
 	off = (addr - vma->vm_start) >> PAGE_SHIFT;
+	/*
+	 * new goes on the file's list before vma shrinks, so page_mkclean
+	 * sees every entry of the range at every moment.
+	 */
+	i_mmap_lock_vma(vma);
+	if (vma->vm_file)
+		__vma_file_link(new);
 	/* Shrink vma before linking new, so the two never overlap in the tree. */
 	if (new_below) {
 		new->vm_end = addr;
@@ -375,6 +448,7 @@ int __split_vma(struct mm *mm, struct vm_area *vma, uintptr_t addr, bool new_bel
 		if (next)
 			rb_propagate(&next->vm_rb, &gap_augment);
 	}
+	i_mmap_unlock_vma(vma);
 	err = __vma_link(mm, new);
 	BUG_ON(err);   /* the range was vma's own */
 	return 0;
@@ -428,7 +502,12 @@ static void merge_pair(struct mm *mm, struct vm_area *prev, struct vm_area *next
 		prev->anon_fork_id = next->anon_fork_id;
 	}
 	__vma_unlink(mm, next);
+	/* prev takes over next's entries before next leaves the file's list. */
+	i_mmap_lock_vma(prev);
 	prev->vm_end = end;
+	if (next->vm_file)
+		list_del_init(&next->shared_node);
+	i_mmap_unlock_vma(prev);
 	{
 		struct vm_area *after = vma_next(mm, prev);
 
@@ -599,6 +678,22 @@ static bool on_anon_list(struct anon_vma *av, struct vm_area *vma)
 	return found;
 }
 
+static bool on_i_mmap(struct vm_area *vma)
+{
+	struct address_space *mapping = vma->vm_file->f_mapping;
+	struct list_head *pos;
+	bool found = false;
+
+	spin_lock(&mapping->i_mmap_lock);
+	for (pos = mapping->i_mmap.next; pos != &mapping->i_mmap; pos = pos->next)
+		if (pos == &vma->shared_node) {
+			found = true;
+			break;
+		}
+	spin_unlock(&mapping->i_mmap_lock);
+	return found;
+}
+
 int vma_check(struct mm *mm)
 {
 	unsigned long total, stack, data, exec, count = 0;
@@ -631,6 +726,13 @@ int vma_check(struct mm *mm)
 		av = __atomic_load_n(&vma->anon_vma, __ATOMIC_ACQUIRE);
 		if (av && !on_anon_list(av, vma))
 			panic("mm %p: area %#lx-%#lx is not on the list of its anon_vma",
+			      (void *)mm, (unsigned long)vma->vm_start, (unsigned long)vma->vm_end);
+		if (vma->vm_file && (vma->vm_shared || !on_i_mmap(vma)))
+			panic("mm %p: file area %#lx-%#lx is not on its file's i_mmap list "
+			      "or also maps a shared object", (void *)mm,
+			      (unsigned long)vma->vm_start, (unsigned long)vma->vm_end);
+		if (!vma->vm_file && !list_empty(&vma->shared_node))
+			panic("mm %p: anonymous area %#lx-%#lx is on a file's i_mmap list",
 			      (void *)mm, (unsigned long)vma->vm_start, (unsigned long)vma->vm_end);
 		if ((vma->vm_flags & VM_SHARED) && av)
 			panic("mm %p: shared area %#lx-%#lx has an anon_vma", (void *)mm,

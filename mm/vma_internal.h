@@ -50,6 +50,23 @@ void anon_vma_link(struct vm_area *vma, struct anon_vma *av);
 /* Takes vma off its anon_vma's list, dropping the reference. */
 void anon_vma_unlink(struct vm_area *vma);
 
+/*
+ * mmap.c: mmap and mprotect of an mm that need not belong to a task (exec
+ * builds the new address space before it replaces the old one). Each takes
+ * mmap_lock itself. file may be NULL (anonymous); pgoff is in pages.
+ */
+struct file;
+long do_mmap(struct mm *mm, struct file *file, uintptr_t addr, size_t len, int prot,
+	     int flags, unsigned long pgoff);
+long do_mprotect(struct mm *mm, uintptr_t start, size_t len, int prot);
+
+/*
+ * memory.c: moves the Dirty bits of the entries of [start, end) of a shared
+ * file area into their pages (set_page_dirty), write-protecting nothing;
+ * flushes the TLB. mmap_lock held (read is enough). Returns the pages dirtied.
+ */
+unsigned long vma_collect_dirty(struct vm_area *vma, uintptr_t start, uintptr_t end);
+
 /* exec.c: the heap and stack of a fresh address space. */
 int setup_new_address_space(struct mm *mm);
 

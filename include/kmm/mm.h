@@ -229,6 +229,16 @@ void mmput(struct mm *mm);
 
 /* exec (mm/exec.c): replaces t's address space with a fresh one. */
 int task_exec(struct task *t);
+/*
+ * exec of a program: loads the ELF64 x86-64 executable at path (in the
+ * root file system), its PT_INTERP loader and DT_NEEDED libraries, and a
+ * stack holding argv and envp (NULL-terminated arrays; NULL: none) and the
+ * auxiliary vector. path NULL: task_exec. 0, or -errno with the old
+ * address space intact: -ENOENT/-EACCES from the files, -ENOEXEC for a
+ * malformed object (with a printk line saying why), -E2BIG, -ENOMEM.
+ */
+int task_exec_file(struct task *t, const char *path, const char *const *argv,
+		   const char *const *envp);
 
 /* ---- The area set (mm/vma.c) ---- */
 
@@ -373,7 +383,8 @@ int task_check_all(void);
 /*
  * Across every mm of every task (mm/memory.c): each mapped page's _mapcount
  * and _refcount equal the entries that map it in all page tables, and the
- * zone counters NR_ANON_MAPPED and NR_PAGETABLE equal the sums. Valid when
+ * zone counters NR_ANON_MAPPED, NR_FILE_MAPPED and NR_PAGETABLE equal the
+ * sums (a file page's count includes the page cache's reference). Valid when
  * every mm belongs to a task and none is changing (tests, kmm --check).
  */
 int mm_rmap_check(void);

@@ -30,6 +30,10 @@
 #define KMM_MADV_WILLNEED 3
 #define KMM_MADV_DONTNEED 4
 
+#define KMM_MS_ASYNC      1
+#define KMM_MS_INVALIDATE 2
+#define KMM_MS_SYNC       4
+
 /* Signals and their codes, for the faults a task can take. */
 #define KMM_SIGBUS  7
 #define KMM_SIGSEGV 11

@@ -20,7 +20,7 @@ if m:kma() ~= "slab" then
   assert(wc:fork():exit() == 0)
   assert(wc:store(wa, 1) == 0)
   assert(w:store(ws, 1) == 0 and wc:store(ws, 2) == 0)
-  assert(wc:exec("/warm-up") == 0)
+  assert(wc:exec() == 0)
   wc:exit()
   w:exit()
 end
@@ -108,8 +108,8 @@ assert(c2:store(sh + P, 3) == 0 and t:load(sh + P) == 3)
 assert(m:view("maps", t.pid):find(("%x-%x rw-s"):format(sh, sh + 2 * P), 1, true))
 assert(m:view("status", c2.pid):match("RssShmem:%s+(%d+) kB") == "8")
 
--- exec: a fresh address space, the old one gone.
-assert(c2:exec("/bin/true") == 0)
+-- exec without a program: a fresh address space, the old one gone.
+assert(c2:exec() == 0)
 assert(not m:view("maps", c2.pid):find(("%x-"):format(a), 1, true))
 assert(c2:load(a) == nil and not c2.alive and c2.signal == "SIGSEGV")
 

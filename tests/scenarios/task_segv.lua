@@ -20,7 +20,7 @@ if m:kma() ~= "slab" then
   assert(wc:fork():exit() == 0)
   assert(wc:store(wa, 1) == 0)
   assert(w:store(ws, 1) == 0 and wc:store(ws, 2) == 0)
-  assert(wc:exec("/warm-up") == 0)
+  assert(wc:exec() == 0)
   wc:exit()
   w:exit()
 end

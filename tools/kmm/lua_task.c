@@ -67,6 +67,7 @@ struct call {
 	unsigned int size;
 	void *buf;
 	const char *name;
+	const char *const *argv, *const *envp;
 	bool write;
 };
 
@@ -102,7 +103,7 @@ static void do_exec(void *arg)
 {
 	struct call *c = arg;
 
-	c->ret = task_exec(c->t);
+	c->ret = task_exec_file(c->t, c->name, c->argv, c->envp);
 }
 
 static void do_mmap(void *arg)
@@ -479,18 +480,60 @@ static int l_exit(lua_State *L)
 	return 1;
 }
 
-/* t:exec(path [, argv [, envp]]): a fresh address space (path not loaded yet). */
+/* Strings a script may pass to exec: a bound, so a typo cannot eat the host. */
+#define MAX_EXEC_STRINGS 65536
+
+/*
+ * A NULL-terminated array of the strings of the table at idx (1..#t), in a
+ * userdata left on the stack (collected with it, even after a Lua error);
+ * the strings themselves stay alive in the table. NULL when idx is nil or
+ * absent.
+ */
+static const char *const *string_array(lua_State *L, int idx, const char *what)
+{
+	const char **v;
+	lua_Unsigned n;
+
+	if (lua_isnoneornil(L, idx))
+		return NULL;
+	luaL_checktype(L, idx, LUA_TTABLE);
+	n = lua_rawlen(L, idx);
+	if (n > MAX_EXEC_STRINGS)
+		luaL_error(L, "exec: %s has more than %d strings", what, MAX_EXEC_STRINGS);
+	v = lua_newuserdatauv(L, (n + 1) * sizeof(*v), 0);
+	for (lua_Unsigned i = 0; i < n; i++) {
+		if (lua_rawgeti(L, idx, (lua_Integer)i + 1) != LUA_TSTRING)
+			luaL_error(L, "exec: %s[%d] is not a string", what, (int)i + 1);
+		v[i] = lua_tostring(L, -1);
+		lua_pop(L, 1);   /* the table keeps the string alive */
+	}
+	v[n] = NULL;
+	return v;
+}
+
+/*
+ * t:exec(path [, argv [, envp]]): loads the ELF program at path (inside the
+ * machine's root) with its loader and libraries; argv defaults to { path }.
+ * t:exec() (no path): a fresh address space, a stack and an empty heap.
+ * 0, or nil and the errno's name (the old address space is kept).
+ */
 static int l_exec(lua_State *L)
 {
 	struct task_rec *r = live_task(L, 1, "exec");
 	struct call c = { .t = r->t };
+	const char *deflt[2];
 
-	luaL_checkstring(L, 2);
-	if (!lua_isnoneornil(L, 3))
-		luaL_checktype(L, 3, LUA_TTABLE);
-	if (!lua_isnoneornil(L, 4))
-		luaL_checktype(L, 4, LUA_TTABLE);
+	c.name = luaL_optstring(L, 2, NULL);
+	c.argv = string_array(L, 3, "argv");
+	c.envp = string_array(L, 4, "envp");
+	if (!c.argv && c.name) {
+		deflt[0] = c.name;
+		deflt[1] = NULL;
+		c.argv = deflt;
+	}
 	kmm_lua_core(L, do_exec, &c);
+	if (c.ret == 0)
+		memcpy(r->name, r->t->comm, sizeof(r->name));
 	return syscall_result(L, c.ret);
 }
 
