@@ -381,10 +381,20 @@ static int add_to_page_cache(struct address_space *m, struct page *page, pgoff_t
 	return err;
 }
 
-/* A page locked, not yet in the cache; NULL when out of memory. */
+static unsigned long shrink_clean_pages(unsigned long nr);
+
+/*
+ * A page locked, not yet in the cache; NULL when out of memory. Until the
+ * reclaim issue brings LRU lists, a full machine makes room by dropping
+ * clean, unused cache pages (the cache must not fail reads of a file
+ * larger than RAM only because it kept the file's beginning).
+ */
 static struct page *page_cache_alloc(void)
 {
-	struct page *page = alloc_page(GFP_HIGHUSER_MOVABLE);
+	struct page *page = alloc_page(GFP_HIGHUSER_MOVABLE | __GFP_NOWARN);
+
+	if (!page && shrink_clean_pages(2 * RT_SLOTS))
+		page = alloc_page(GFP_HIGHUSER_MOVABLE);
 
 	if (page) {
 		set_page_flag(page, PG_locked);
@@ -1452,6 +1462,7 @@ int truncate_inode(struct inode *inode, loff_t size)
 
 struct drop_state {
 	unsigned long dropped;
+	unsigned long limit;         /* 0: no limit */
 };
 
 static void drop_inode_pages(struct inode *inode, void *arg)
@@ -1463,6 +1474,8 @@ static void drop_inode_pages(struct inode *inode, void *arg)
 	for (;;) {
 		struct page *p;
 
+		if (st->limit && st->dropped >= st->limit)
+			break;
 		spin_lock(&m->tree_lock);
 		p = rt_find(m, idx, false, &found);
 		if (p)
@@ -1483,6 +1496,15 @@ static void drop_inode_pages(struct inode *inode, void *arg)
 		}
 		put_page(p);
 	}
+}
+
+/* Drops up to nr clean, unused cache pages, wherever they are. */
+static unsigned long shrink_clean_pages(unsigned long nr)
+{
+	struct drop_state st = { .limit = nr };
+
+	for_each_inode(drop_inode_pages, &st);
+	return st.dropped;
 }
 
 unsigned long drop_caches(void)
