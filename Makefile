@@ -16,8 +16,9 @@ deps:
 configure: deps
 	@test -f $(BUILD)/CMakeCache.txt || cmake -S . -B $(BUILD) $(GENERATOR)
 
+# The tour, charted into build/tour.svg.
 run: all
-	$(BUILD)/kmm
+	$(BUILD)/kmm tour --plot $(BUILD)/tour.svg
 
 # A test that hangs fails after 10 minutes instead of stalling CI.
 test: all

@@ -96,12 +96,26 @@ expect 1 "$KMM" boot --ram 4K
 [ "$(wc -l <"$T/err")" -eq 1 ] || fail "boot --ram 4K: stderr is not one line"
 has "boot failed" err "boot --ram 4K"
 
-# kmm alone: the boot log and the five views.
-expect 0 "$KMM"
+# kmm boot alone: the boot log and the five views.
+expect 0 "$KMM" boot
 for word in "Zone ranges" "== meminfo ==" "MemTotal" "== buddyinfo ==" "== pagetypeinfo ==" \
 	"== zoneinfo ==" "== vmstat ==" "pgfree"; do
-	has "$word" out "kmm"
+	has "$word" out "kmm boot"
 done
+
+# kmm alone: the tour to its end, charted into ./kmm-tour.svg.
+(cd "$T" && "$KMM" >"$T/out" 2>"$T/err") || fail "kmm alone failed: $(head -c 300 "$T/err")"
+for word in "1. Boot" "2. The buddy system" "3. The slab allocator" "demand paging" \
+	"5. fork and copy-on-write" "every frame is back" "Every invariant checker passed" \
+	"plot: wrote kmm-tour.svg"; do
+	has "$word" out "kmm (the tour)"
+done
+[ -s "$T/kmm-tour.svg" ] || fail "the tour wrote no chart"
+expect 0 "$KMM" tour --no-plot
+lacks "plot: wrote" out "kmm tour --no-plot"
+has "copy-on-write faults" out "kmm tour --no-plot"
+usage_error "unexpected argument 'x'" "$KMM" tour x
+usage_error "option --plot needs a value" "$KMM" tour --plot
 
 # kmm run: arguments, errors with FILE:LINE, exit statuses.
 cat >"$T/args.lua" <<'LUA'

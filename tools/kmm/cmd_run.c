@@ -49,27 +49,73 @@ static int traceback(lua_State *L)
 	return 1;
 }
 
-static void set_arg_table(lua_State *L, int argc, char **argv)
+static void set_arg_table(lua_State *L, const char *script, int nargs, char **args)
 {
-	/* argv[0] is "run", argv[1] the script. */
-	lua_createtable(L, argc - 2, 2);
+	lua_createtable(L, nargs, 2);
 	lua_pushliteral(L, "kmm");
 	lua_rawseti(L, -2, -2);
 	lua_pushliteral(L, "run");
 	lua_rawseti(L, -2, -1);
-	for (int i = 1; i < argc; i++) {
-		lua_pushstring(L, argv[i]);
-		lua_rawseti(L, -2, i - 1);
+	lua_pushstring(L, script);
+	lua_rawseti(L, -2, 0);
+	for (int i = 0; i < nargs; i++) {
+		lua_pushstring(L, args[i]);
+		lua_rawseti(L, -2, i + 1);
 	}
 	lua_setglobal(L, "arg");
 }
 
-int cmd_run(int argc, char **argv)
+/*
+ * Runs a scenario: the file script ("-": stdin), or, with chunk, that text
+ * under the name script. args are its arguments (arg[1..]). Returns the
+ * exit status.
+ */
+int run_scenario(const char *script, const char *chunk, size_t chunk_len, int nargs,
+		 char **args)
 {
-	const char *script;
 	lua_State *L;
 	int status, ret = 0;
 
+	L = luaL_newstate();
+	if (!L) {
+		fprintf(stderr, "kmm run: cannot create a Lua state\n");
+		return EXIT_FAILURE;
+	}
+	luaL_openlibs(L);
+	luaL_requiref(L, "kmm", luaopen_kmm, 1);
+	lua_pop(L, 1);
+	set_arg_table(L, script, nargs, args);
+
+	lua_pushcfunction(L, traceback);
+	if (chunk)
+		status = luaL_loadbuffer(L, chunk, chunk_len, script);
+	else   /* "-" is stdin, as for the lua interpreter. */
+		status = luaL_loadfile(L, strcmp(script, "-") ? script : NULL);
+	if (status == LUA_ERRFILE) {
+		fprintf(stderr, "kmm run: %s\n", lua_tostring(L, -1));
+		lua_close(L);
+		return EXIT_USAGE;
+	}
+	if (status == LUA_OK) {
+		for (int i = 0; i < nargs; i++)
+			lua_pushstring(L, args[i]);
+		status = lua_pcall(L, nargs, 0, 1);
+	}
+	if (status != LUA_OK) {
+		const char *msg = lua_tostring(L, -1);
+
+		fflush(stdout);
+		fprintf(stderr, "%s\n", msg ? msg : "(error object is not a string)");
+		ret = panic_happened ? EXIT_PANIC : EXIT_FAILURE;
+	}
+	fflush(stdout);
+	lua_close(L);
+	fflush(stdout);
+	return ret;
+}
+
+int cmd_run(int argc, char **argv)
+{
 	while (argc >= 2 && !strncmp(argv[1], "--plot", 6)) {
 		if (!strncmp(argv[1], "--plot=", 7)) {
 			kmm_plot_path = argv[1] + 7;
@@ -91,39 +137,5 @@ int cmd_run(int argc, char **argv)
 		cmd_run_usage(stdout);
 		return 0;
 	}
-	script = argv[1];
-	L = luaL_newstate();
-	if (!L) {
-		fprintf(stderr, "kmm run: cannot create a Lua state\n");
-		return EXIT_FAILURE;
-	}
-	luaL_openlibs(L);
-	luaL_requiref(L, "kmm", luaopen_kmm, 1);
-	lua_pop(L, 1);
-	set_arg_table(L, argc, argv);
-
-	lua_pushcfunction(L, traceback);
-	/* "-" is stdin, as for the lua interpreter. */
-	status = luaL_loadfile(L, strcmp(script, "-") ? script : NULL);
-	if (status == LUA_ERRFILE) {
-		fprintf(stderr, "kmm run: %s\n", lua_tostring(L, -1));
-		lua_close(L);
-		return EXIT_USAGE;
-	}
-	if (status == LUA_OK) {
-		for (int i = 2; i < argc; i++)
-			lua_pushstring(L, argv[i]);
-		status = lua_pcall(L, argc - 2, 0, 1);
-	}
-	if (status != LUA_OK) {
-		const char *msg = lua_tostring(L, -1);
-
-		fflush(stdout);
-		fprintf(stderr, "%s\n", msg ? msg : "(error object is not a string)");
-		ret = panic_happened ? EXIT_PANIC : EXIT_FAILURE;
-	}
-	fflush(stdout);
-	lua_close(L);
-	fflush(stdout);
-	return ret;
+	return run_scenario(argv[1], NULL, 0, argc - 2, argv + 2);
 }

@@ -26,6 +26,11 @@ int cmd_run(int argc, char **argv);
 void cmd_run_usage(FILE *f);
 int cmd_views(int argc, char **argv);
 void cmd_views_usage(FILE *f);
+int cmd_tour(int argc, char **argv);
+void cmd_tour_usage(FILE *f);
+/* Runs a Lua scenario: the file script, or chunk named script (cmd_run.c). */
+int run_scenario(const char *script, const char *chunk, size_t chunk_len, int nargs,
+		 char **args);
 int cmd_record(int argc, char **argv);
 void cmd_record_usage(FILE *f);
 int cmd_replay(int argc, char **argv);

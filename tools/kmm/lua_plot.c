@@ -1,7 +1,7 @@
 /*
  * Lua bindings of the memory-use chart (plot.h): m:plot_start() begins
  * recording (kmm run --plot FILE starts it at every boot and writes FILE
- * when the machine shuts down), m:plot_mark(label) adds a marker (the tour
+ * when the machine shuts down), m:plot_recording() tells, m:plot_mark(label) adds a marker (the tour
  * marks its syncs), m:plot(path [, title]) writes the chart now and returns
  * the number of samples. A sample is taken after every call into the
  * machine (kmm_lua_core) while recording.
@@ -19,6 +19,13 @@ static int l_plot_start(lua_State *L)
 	kmm_lua_machine(L, 1);
 	plot_start(emu_config()->ram_bytes);
 	return 0;
+}
+
+static int l_plot_recording(lua_State *L)
+{
+	kmm_lua_machine(L, 1);
+	lua_pushboolean(L, plot_recording());
+	return 1;
 }
 
 static int l_plot_mark(lua_State *L)
@@ -84,6 +91,7 @@ static void plot_shutdown(bool panicked)
 
 static const luaL_Reg plot_methods[] = {
 	{ "plot_start", l_plot_start },
+	{ "plot_recording", l_plot_recording },
 	{ "plot_mark", l_plot_mark },
 	{ "plot", l_plot },
 	{ NULL, NULL },

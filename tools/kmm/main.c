@@ -2,8 +2,7 @@
  * kmm: boots the emulated machine with the kmm core and lets people look at
  * it (views), check it (invariant checkers) and drive it (Lua scenarios).
  * This file only dispatches to the commands, one file each (cmd_*.c).
- * Without a command, kmm boots the default machine and shows its views;
- * the tour of issue 8 will take that place.
+ * Without a command, kmm runs the tour (cmd_tour.c).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "tour", cmd_tour, cmd_tour_usage, "the guided tour (what kmm alone runs)" },
 	{ "boot", cmd_boot, cmd_boot_usage,
 	  "boot a machine, show its views, run the invariant checkers" },
 	{ "run", cmd_run, cmd_run_usage, "run a Lua scenario script" },
@@ -33,9 +33,9 @@ static void usage(FILE *f)
 	fprintf(f, "Usage: kmm [COMMAND [OPTIONS...]]\n"
 		   "\n"
 		   "kmm boots an emulated machine running the kmm memory manager.\n"
-		   "Without a command it boots the default machine (256 MiB, 2 CPUs,\n"
-		   "deterministic) and prints the boot log and the views meminfo,\n"
-		   "buddyinfo, pagetypeinfo, zoneinfo and vmstat.\n"
+		   "Without a command it runs the tour (kmm tour): the memory manager at\n"
+		   "work on the default machine (256 MiB, 2 CPUs, deterministic), charted\n"
+		   "into kmm-tour.svg.\n"
 		   "\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
@@ -88,13 +88,13 @@ static int help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	static char boot_name[] = "boot";
-	static char *default_argv[] = { boot_name, NULL };
+	static char tour_name[] = "tour";
+	static char *default_argv[] = { tour_name, NULL };
 	const struct command *c;
 
 	panic_handler_install();
 	if (argc < 2)
-		return cmd_boot(1, default_argv);
+		return cmd_tour(1, default_argv);
 	if (is_help(argv[1])) {
 		usage(stdout);
 		return 0;

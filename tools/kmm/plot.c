@@ -192,8 +192,9 @@ void plot_sample(void)
 	read_buddy(&s);
 
 	if (plot.n == MAX_SAMPLES) {
-		/* Keep every other sample, sample half as often. */
-		for (unsigned int i = 0; i < MAX_SAMPLES / 2; i++)
+		/* Keep the first sample and every other one after it, and
+		   sample half as often from now on. */
+		for (unsigned int i = 1; i < MAX_SAMPLES / 2; i++)
 			plot.samples[i] = plot.samples[2 * i + 1];
 		plot.n = MAX_SAMPLES / 2;
 		plot.stride *= 2;
@@ -239,6 +240,10 @@ static double x_of(uint64_t step, uint64_t first, uint64_t last)
 {
 	double span = last > first ? (double)(last - first) : 1;
 
+	if (step < first)
+		step = first;
+	if (step > last)
+		step = last;
 	return LEFT + (double)(step - first) / span * (W - LEFT - RIGHT);
 }
 
@@ -324,18 +329,22 @@ static void write_buddy(FILE *f, uint64_t first, uint64_t last)
 
 		fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\" text-anchor=\"end\">%u</text>\n",
 			LEFT - 6, y + 11, o);
+		/* A cell reaches the next sample; cells narrower than half a
+		   pixel join the next (the later sample gives the shade). */
+		double x0 = x_of(plot.samples[0].step, first, last);
+
 		for (unsigned int i = 0; i < plot.n; i++) {
-			double x0 = x_of(plot.samples[i].step, first, last);
 			double x1 = i + 1 < plot.n ? x_of(plot.samples[i + 1].step, first, last)
 						   : W - RIGHT;
 			unsigned long c = plot.samples[i].buddy[o];
 			double shade = c ? log1p((double)c) / log1p((double)max) : 0;
 
-			if (x1 - x0 < 0.2 && i + 1 < plot.n)
+			if (x1 - x0 < 0.5 && i + 1 < plot.n)
 				continue;
-			fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"13\" "
+			fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.2f\" height=\"13\" "
 				   "fill=\"#3d85c6\" fill-opacity=\"%.2f\"/>\n", x0, y,
-				x1 - x0 > 0.5 ? x1 - x0 : 0.5, 0.05 + 0.95 * shade);
+				x1 - x0, 0.05 + 0.95 * shade);
+			x0 = x1;
 		}
 	}
 	fprintf(f, "<text x=\"%d\" y=\"%d\" font-size=\"10\" transform=\"rotate(-90 %d %d)\" "
