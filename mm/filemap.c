@@ -313,6 +313,21 @@ void unlock_page(struct page *page)
 	atomic_fetch_and_explicit(&page->flags, ~(1UL << PG_locked), memory_order_release);
 }
 
+/*
+ * PG_uptodate is set after the page's bytes are written and tested before
+ * they are read, on other CPUs without the page lock: release and acquire
+ * order the bytes with the flag.
+ */
+static inline void set_page_uptodate(struct page *page)
+{
+	atomic_fetch_or_explicit(&page->flags, 1UL << PG_uptodate, memory_order_release);
+}
+
+static inline bool page_uptodate(struct page *page)
+{
+	return atomic_load_explicit(&page->flags, memory_order_acquire) & (1UL << PG_uptodate);
+}
+
 /* ---- Cache pages ---- */
 
 static unsigned long nr_bdev_pages_;   /* cache pages of block devices (Buffers) */
@@ -322,9 +337,18 @@ unsigned long nr_bdev_pages(void)
 	return __atomic_load_n(&nr_bdev_pages_, __ATOMIC_RELAXED);
 }
 
+/*
+ * nrpages and nrdirty change under tree_lock but are read without it (the
+ * writeback and eviction checks): atomic accesses, relaxed.
+ */
+static inline void mapping_count(unsigned long *c, long delta)
+{
+	__atomic_fetch_add(c, (unsigned long)delta, __ATOMIC_RELAXED);
+}
+
 static void account_cache_page(struct address_space *m, struct page *page, long delta)
 {
-	m->nrpages += (unsigned long)delta;
+	mapping_count(&m->nrpages, delta);
 	mod_zone_page_state(page_zone(page), NR_FILE_PAGES, delta);
 	if (m->host && m->host->i_bdev)
 		__atomic_fetch_add(&nr_bdev_pages_, (unsigned long)delta, __ATOMIC_RELAXED);
@@ -415,7 +439,7 @@ static void delete_from_page_cache(struct page *page)
 	rt_delete(m, page->index);
 	if (page_flag(page, PG_dirty)) {
 		clear_page_flag(page, PG_dirty);
-		m->nrdirty--;
+		mapping_count(&m->nrdirty, -1);
 		mod_zone_page_state(page_zone(page), NR_FILE_DIRTY, -1);
 	}
 	account_cache_page(m, page, -1);
@@ -438,7 +462,7 @@ bool set_page_dirty(struct page *page)
 		return false;
 	}
 	rt_tag_set(m, page->index);
-	first = m->nrdirty++ == 0;
+	first = __atomic_fetch_add(&m->nrdirty, 1, __ATOMIC_RELAXED) == 0;
 	mod_zone_page_state(page_zone(page), NR_FILE_DIRTY, 1);
 	spin_unlock(&m->tree_lock);
 	if (first)
@@ -457,7 +481,7 @@ bool clear_page_dirty_for_io(struct page *page)
 	was = atomic_fetch_and(&page->flags, ~(1UL << PG_dirty)) & (1UL << PG_dirty);
 	if (was) {
 		rt_tag_clear(m, page->index);
-		m->nrdirty--;
+		mapping_count(&m->nrdirty, -1);
 		mod_zone_page_state(page_zone(page), NR_FILE_DIRTY, -1);
 	}
 	spin_unlock(&m->tree_lock);
@@ -520,7 +544,7 @@ static int read_pages(struct address_space *m, struct page **pages, int n)
 			if (have < (long)PAGE_SIZE)
 				memset((char *)page_address(p) + (have > 0 ? have : 0), 0,
 				       PAGE_SIZE - (size_t)(have > 0 ? have : 0));
-			set_page_flag(p, PG_uptodate);
+			set_page_uptodate(p);
 		} else {
 			delete_from_page_cache(p);
 		}
@@ -544,7 +568,7 @@ static int read_one_locked(struct page *page)
 		return (int)r;
 	if (r < (long)PAGE_SIZE)
 		memset((char *)page_address(page) + r, 0, PAGE_SIZE - (size_t)r);
-	set_page_flag(page, PG_uptodate);
+	set_page_uptodate(page);
 	count_vm_events(PGPGIN, PAGE_SIZE / 1024);
 	return 0;
 }
@@ -639,13 +663,13 @@ static int get_page_uptodate(struct address_space *m, pgoff_t index, struct page
 			*out = p;
 			return 0;
 		}
-		if (page_flag(p, PG_uptodate)) {
+		if (page_uptodate(p)) {
 			*out = p;
 			return 0;
 		}
 		/* Being read by someone else, or a failed read: wait, then look. */
 		lock_page(p);
-		if (page_flag(p, PG_uptodate)) {
+		if (page_uptodate(p)) {
 			unlock_page(p);
 			*out = p;
 			return 0;
@@ -750,7 +774,7 @@ static int read_get_page(struct file *f, pgoff_t index, unsigned long req,
 	struct address_space *m = f->f_mapping;
 	struct page *p = find_get_page(m, index);
 
-	if (p && page_flag(p, PG_uptodate)) {
+	if (p && page_uptodate(p)) {
 		count_vm_event(PGCACHE_HIT);
 		ra_on_hit(f, index);
 		*out = p;
@@ -1199,7 +1223,7 @@ static int write_begin(struct address_space *m, pgoff_t index, size_t off, size_
 		if (err != -KMM_EEXIST)
 			return err;
 	}
-	if (!page_flag(p, PG_uptodate) && !(off == 0 && n == PAGE_SIZE)) {
+	if (!page_uptodate(p) && !(off == 0 && n == PAGE_SIZE)) {
 		if (((loff_t)index << PAGE_SHIFT) < size) {
 			err = read_one_locked(p);
 			if (err) {
@@ -1211,7 +1235,7 @@ static int write_begin(struct address_space *m, pgoff_t index, size_t off, size_
 			}
 		} else {
 			memset(page_address(p), 0, PAGE_SIZE);
-			set_page_flag(p, PG_uptodate);
+			set_page_uptodate(p);
 		}
 	}
 	*out = p;
@@ -1290,7 +1314,7 @@ static long do_write(struct file *f, struct io_buf *io, size_t len, loff_t *ppos
 		}
 		if (err)
 			break;
-		set_page_flag(page, PG_uptodate);
+		set_page_uptodate(page);
 		set_page_dirty(page);
 		unlock_page(page);
 		put_page(page);
@@ -1339,7 +1363,7 @@ int filemap_get_page(struct file *f, pgoff_t index, struct page **out, bool *maj
 	if (index >= size_pages(i_size_read(f->f_inode)))
 		return -KMM_ENXIO;
 	p = find_get_page(f->f_mapping, index);
-	if (p && page_flag(p, PG_uptodate)) {
+	if (p && page_uptodate(p)) {
 		count_vm_event(PGCACHE_HIT);
 		*out = p;
 		return 0;
@@ -1363,7 +1387,7 @@ int filemap_fault(struct vm_area *vma, pgoff_t index, struct page **out, bool *m
 	if (index >= size_pages(i_size_read(f->f_inode)))
 		return -KMM_ENXIO;
 	p = find_get_page(f->f_mapping, index);
-	if (p && page_flag(p, PG_uptodate)) {
+	if (p && page_uptodate(p)) {
 		count_vm_event(PGCACHE_HIT);
 		*out = p;
 		return 0;
@@ -1410,7 +1434,7 @@ int truncate_inode(struct inode *inode, loff_t size)
 	if (err)
 		return err;
 	__atomic_store_n(&inode->i_size, size, __ATOMIC_RELEASE);
-	if (size >= old && !m->nrpages)
+	if (size >= old && !__atomic_load_n(&m->nrpages, __ATOMIC_RELAXED))
 		return 0;
 	/* Tasks mapping the pages past the end lose them (a later access: SIGBUS). */
 	spin_lock(&m->i_mmap_lock);
@@ -1449,7 +1473,7 @@ int truncate_inode(struct inode *inode, loff_t size)
 			size_t off = (size_t)(size & (PAGE_SIZE - 1));
 
 			lock_page(p);
-			if (page_flag(p, PG_uptodate))
+			if (page_uptodate(p))
 				memset((char *)page_address(p) + off, 0, PAGE_SIZE - off);
 			unlock_page(p);
 			put_page(p);
@@ -1520,7 +1544,7 @@ unsigned long drop_caches(void)
 		INIT_LIST_HEAD(&gone);
 		spin_lock(&inode_hash_lock);
 		list_for_each_entry_safe(inode, tmp, &inode_hash[h], i_hash) {
-			if (atomic_load(&inode->i_count) == 1 && !inode->i_data.nrpages &&
+			if (atomic_load(&inode->i_count) == 1 && !__atomic_load_n(&inode->i_data.nrpages, __ATOMIC_RELAXED) &&
 			    list_empty(&inode->i_data.dirty_list)) {
 				list_del(&inode->i_hash);
 				list_add(&inode->i_hash, &gone);

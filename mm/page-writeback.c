@@ -70,6 +70,11 @@ static void flusher_fn(struct kmm_work *work);
 
 /* ---- Counters and thresholds ---- */
 
+static inline unsigned long mapping_nrdirty(struct address_space *m)
+{
+	return __atomic_load_n(&m->nrdirty, __ATOMIC_RELAXED);
+}
+
 static unsigned long zone_sum(enum zone_stat_item item)
 {
 	unsigned long sum = 0;
@@ -136,7 +141,7 @@ static void requeue_mapping(struct address_space *mapping, bool redirtied_now)
 {
 	spin_lock(&wb_lock);
 	if (!list_empty(&mapping->dirty_list)) {
-		if (!__atomic_load_n(&mapping->nrdirty, __ATOMIC_RELAXED)) {
+		if (!mapping_nrdirty(mapping)) {
 			list_del_init(&mapping->dirty_list);
 			nr_dirty_mappings--;
 		} else if (redirtied_now) {
@@ -318,7 +323,7 @@ static void write_some(struct inode *inode, void *arg)
 	struct oldest_state *st = arg;
 	unsigned long before = st->written;
 
-	if (nr_dirty_and_writeback() <= st->goal || !inode->i_data.nrdirty)
+	if (nr_dirty_and_writeback() <= st->goal || !mapping_nrdirty(&inode->i_data))
 		return;
 	write_cache_pages(&inode->i_data, 0, (pgoff_t)-1, 0, &st->written);
 	if (st->written != before)
@@ -336,7 +341,7 @@ void balance_dirty_pages(struct address_space *mapping)
 	atomic_fetch_add(&nr_throttled, 1);
 	st.goal = bg + (thresh - bg) / 2;
 	/* The writer pays first with its own file's pages. */
-	while (nr_dirty_and_writeback() > st.goal && mapping->nrdirty) {
+	while (nr_dirty_and_writeback() > st.goal && mapping_nrdirty(mapping)) {
 		unsigned long before = written;
 
 		write_cache_pages(mapping, 0, (pgoff_t)-1, WB_CLUSTER + written, &written);
@@ -459,7 +464,7 @@ struct sync_state {
 static void sync_inode(struct inode *inode, void *arg)
 {
 	struct sync_state *st = arg;
-	bool had = inode->i_data.nrdirty != 0;
+	bool had = mapping_nrdirty(&inode->i_data) != 0;
 	int err = filemap_write_and_wait_range(&inode->i_data, 0, (pgoff_t)-1);
 
 	if (err && !st->err)

@@ -4,3 +4,4 @@
 set(FILEMAP_UNIT ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 kmm_unit_test(filemap ${FILEMAP_UNIT}/test_filemap.c)
 kmm_unit_test(writeback ${FILEMAP_UNIT}/test_writeback.c)
+kmm_unit_test(filemap_smp ${FILEMAP_UNIT}/test_filemap_smp.c CONCURRENT)

@@ -351,6 +351,39 @@ static void test_readahead_not_on_random(void **state)
 	assert_all_back();
 }
 
+/* A file larger than RAM reads to the end: old clean pages make room. */
+static void test_file_larger_than_ram(void **state)
+{
+	const size_t size = 40 * MiB;
+	unsigned char *want = make_host_file("/huge", size, 14);
+	unsigned char *buf = malloc(1 << 20);
+	struct file *f;
+	loff_t pos = 0;
+
+	{
+		struct emu_config cfg;
+
+		th_config(&cfg, 32 * MiB, 1, EMU_DET);
+		snprintf(cfg.root, sizeof(cfg.root), "%s", root);
+		th_boot_cfg(&cfg);
+		base_free = settled_free();
+	}
+	f = open_or_fail("/huge", KMM_O_RDONLY);
+	while (pos < (loff_t)size) {
+		loff_t at = pos;
+
+		assert_int_equal(kernel_read(f, buf, 1 << 20, &pos), 1 << 20);
+		assert_memory_equal(buf, want + at, 1 << 20);
+	}
+	/* Less than the file stayed cached: the machine could not hold it. */
+	assert_true(f->f_mapping->nrpages < size / PG);
+	kmm_check();
+	fput(f);
+	free(want);
+	free(buf);
+	assert_all_back();
+}
+
 /* ---- Writes ---- */
 
 static void test_write_every_alignment(void **state)
@@ -670,6 +703,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hits_after_first_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readahead_grows_on_sequential, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readahead_not_on_random, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_larger_than_ram, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_every_alignment, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_does_no_io, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_append_trunc, setup, teardown),
