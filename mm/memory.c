@@ -28,9 +28,13 @@
  * read-only, so the first store faults and marks the page dirty
  * (set_page_dirty, Linux's write-notify), and later stores leave the D bit
  * in the entry, which writeback collects through page_mkclean and msync
- * through vma_collect_dirty. set_page_dirty takes the mapping's
- * tree_lock, which comes before page_table_lock: it is called with
- * page_table_lock dropped. A page past the end of the file is SIGBUS.
+ * through vma_collect_dirty. A store fault takes the page lock before
+ * it makes the entry writable, so it waits for a writeback in progress
+ * (which holds the lock from page_mkclean to the end of the write): no
+ * store reaches a page while it is being written. set_page_dirty takes
+ * the mapping's tree_lock, which comes before page_table_lock: it is
+ * called with page_table_lock dropped. A page past the end of the file is
+ * SIGBUS.
  *
  * Accounting kept exact, checked by mm_check and mm_rmap_check:
  *   page->_refcount  one per page-table entry mapping the page (plus one
@@ -707,10 +711,12 @@ static unsigned int do_file_fault(struct vm_area *vma, uintptr_t addr, pteval_t 
 		return ret;
 	}
 	prot = vm_get_page_prot(vma->vm_flags) | _PAGE_ACCESSED;
-	if (write)
+	if (write) {
 		prot |= _PAGE_RW | _PAGE_DIRTY;
-	else
+		lock_page(page);   /* not while writeback reads it (do_shared_file_wp) */
+	} else {
 		prot &= ~(pteval_t)_PAGE_RW;   /* the first store faults and dirties the page */
+	}
 	spin_lock(&mm->page_table_lock);
 	if (pte_none(pte_read(ptep))) {
 		page_add_file_rmap(page);
@@ -719,10 +725,12 @@ static unsigned int do_file_fault(struct vm_area *vma, uintptr_t addr, pteval_t 
 		mapped = true;   /* the entry keeps our reference */
 	}
 	spin_unlock(&mm->page_table_lock);
+	if (mapped && write)
+		set_page_dirty(page);
+	if (write)
+		unlock_page(page);
 	if (!mapped)
 		put_page(page);
-	else if (write)
-		set_page_dirty(page);
 	return ret;
 }
 
@@ -739,6 +747,8 @@ static unsigned int do_shared_file_wp(struct vm_area *vma, uintptr_t addr, pteva
 	pteval_t cur;
 
 	(void)addr;
+	bool done = false;
+
 	spin_lock(&mm->page_table_lock);
 	cur = pte_read(ptep);
 	if (!pte_same(cur, orig)) {
@@ -746,10 +756,20 @@ static unsigned int do_shared_file_wp(struct vm_area *vma, uintptr_t addr, pteva
 		return 0;   /* changed under us: the access retries */
 	}
 	get_page(page);
-	while (!pte_cmpxchg(ptep, &cur, cur | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY))
-		BUG_ON(!pte_same(cur, orig));
 	spin_unlock(&mm->page_table_lock);
-	set_page_dirty(page);
+	/* Writeback holds the lock while it cleans and writes: wait for it. */
+	lock_page(page);
+	spin_lock(&mm->page_table_lock);
+	cur = pte_read(ptep);
+	if (pte_same(cur, orig)) {
+		while (!pte_cmpxchg(ptep, &cur, cur | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY))
+			BUG_ON(!pte_same(cur, orig));
+		done = true;
+	}
+	spin_unlock(&mm->page_table_lock);
+	if (done)
+		set_page_dirty(page);
+	unlock_page(page);
 	put_page(page);
 	return 0;
 }

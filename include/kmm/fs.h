@@ -158,6 +158,15 @@ int filemap_fault(struct vm_area *vma, pgoff_t index, struct page **out, bool *m
 struct page *find_get_page(struct address_space *mapping, pgoff_t index);
 void put_page(struct page *page);
 
+/*
+ * The page lock (PG_locked, mm/filemap.c): held across a page's writeback
+ * (page_mkclean, the write) and truncation. A store fault on a shared file
+ * page takes it before making the entry writable (Linux's page_mkwrite),
+ * so no store can reach a page while writeback reads it.
+ */
+void lock_page(struct page *page);
+void unlock_page(struct page *page);
+
 /* Marks a cache page dirty (a write, a store through a shared mapping's D
    bit found by writeback or msync); returns true if it was clean. */
 bool set_page_dirty(struct page *page);

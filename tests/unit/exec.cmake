@@ -5,3 +5,4 @@
 set(EXEC_UNIT ${CMAKE_CURRENT_SOURCE_DIR}/unit)
 kmm_unit_test(file_mmap ${EXEC_UNIT}/test_file_mmap.c)
 kmm_unit_test(exec ${EXEC_UNIT}/test_exec.c)
+kmm_unit_test(file_mmap_smp ${EXEC_UNIT}/test_file_mmap_smp.c CONCURRENT)
