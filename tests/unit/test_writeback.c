@@ -28,6 +28,7 @@
 #include <kmm/fs.h>
 #include <kmm/kmm.h>
 #include <kmm/mm.h>
+#include <kmm/mman.h>
 #include <kmm/page_alloc.h>
 #include <kmm/shrinker.h>
 #include <kmm/slab.h>
@@ -409,6 +410,68 @@ static void test_writers_over_the_limit_are_throttled(void **state)
 	assert_all_back();
 }
 
+/* ---- Shared mappings: page_mkclean ---- */
+
+/*
+ * Stores through a shared mapping reach the file at writeback; writeback
+ * cleans and write-protects the entry (page_mkclean), so the next store
+ * dirties the page again and is written by the next sync. A private
+ * mapping's stores never reach the file.
+ */
+static void test_shared_mapping_stores_are_written_back(void **state)
+{
+	unsigned char *init = make_host_file("/map", 2 * PG, 5), *host;
+	struct task *t;
+	struct page *p;
+	size_t hsize;
+	long fd, a, pa;
+
+	assert_int_equal(task_spawn("m", &t), 0);
+	fd = sys_open(t, "/map", KMM_O_RDWR, 0);
+	assert_true(fd >= 0);
+	a = sys_mmap(t, 0, 2 * PG, KMM_PROT_READ | KMM_PROT_WRITE, KMM_MAP_SHARED, (int)fd, 0);
+	pa = sys_mmap(t, 0, 2 * PG, KMM_PROT_READ | KMM_PROT_WRITE, KMM_MAP_PRIVATE, (int)fd, 0);
+	assert_true(a > 0 && pa > 0);
+	assert_int_equal(emu_store(t, (uint64_t)a + 10, 8, 0x1122334455667788ULL), 0);
+	assert_int_equal(emu_store(t, (uint64_t)pa + PG + 20, 1, 'P'), 0);
+	assert_int_equal(zone_sum(NR_FILE_DIRTY), 1);
+	kmm_check();
+	/* The D bit of the entry is moved to the page, the entry made read-only. */
+	{
+		struct file *ff = fget(t, (int)fd);
+
+		assert_non_null(ff);
+		p = find_get_page(ff->f_mapping, 0);
+		fput(ff);
+	}
+	assert_non_null(p);
+	lock_page(p);
+	assert_int_equal(page_mkclean(p), 1);
+	assert_int_equal(page_mkclean(p), 0);
+	unlock_page(p);
+	put_page(p);
+	assert_int_equal(sync_all(), 0);
+	host = read_host_file("/map", &hsize);
+	assert_int_equal(hsize, 2 * PG);
+	memcpy(init + 10, "\x88\x77\x66\x55\x44\x33\x22\x11", 8);
+	assert_memory_equal(host, init, 2 * PG);   /* and not the private 'P' */
+	free(host);
+	assert_int_equal(zone_sum(NR_FILE_DIRTY), 0);
+	/* The next store faults on the clean entry and dirties the page again. */
+	assert_int_equal(emu_store(t, (uint64_t)a + 11, 1, 0xab), 0);
+	assert_int_equal(zone_sum(NR_FILE_DIRTY), 1);
+	assert_int_equal(sync_all(), 0);
+	host = read_host_file("/map", &hsize);
+	init[11] = 0xab;
+	assert_memory_equal(host, init, 2 * PG);
+	free(host);
+	kmm_check();
+	task_exit(t, 0);
+	task_release(t);
+	free(init);
+	assert_all_back();
+}
+
 /* ---- A crash ---- */
 
 /*
@@ -504,6 +567,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_error_leaves_nothing_cached, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drop_caches_keeps_dirty_pages, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writers_over_the_limit_are_throttled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_mapping_stores_are_written_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash_after_sync_loses_nothing_synced, setup, teardown),
 	};
 
