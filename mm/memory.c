@@ -649,6 +649,19 @@ oom:
 }
 
 /*
+ * Whether index is past the end of vma's file now. Checked under
+ * page_table_lock just before an entry is filled: truncation stores the new
+ * size before it zaps the areas (taking page_table_lock), so either the
+ * fault sees the new size or the zap sees the new entry.
+ */
+static bool beyond_eof(const struct vm_area *vma, pgoff_t index)
+{
+	loff_t size = i_size_read(vma->vm_file->f_inode);
+
+	return index >= (pgoff_t)((size + (loff_t)PAGE_SIZE - 1) >> PAGE_SHIFT);
+}
+
+/*
  * A write fault on an empty entry of a private file area (Linux's
  * do_cow_fault): the new anonymous page starts as a copy of the cache page.
  */
@@ -665,6 +678,11 @@ static unsigned int do_cow_file_page(struct vm_area *vma, uintptr_t addr, pteval
 		return VM_FAULT_OOM;
 	memcpy(page_address(page), page_address(src), PAGE_SIZE);
 	spin_lock(&mm->page_table_lock);
+	if (beyond_eof(vma, src->index)) {
+		spin_unlock(&mm->page_table_lock);
+		__free_page(page);
+		return VM_FAULT_SIGBUS;   /* truncated meanwhile */
+	}
 	if (pte_none(pte_read(ptep))) {
 		page_add_new_anon_rmap(page, vma, addr);
 		set_pte(ptep, pfn_pte(page_to_pfn(page), vm_get_page_prot(vma->vm_flags) |
@@ -718,7 +736,9 @@ static unsigned int do_file_fault(struct vm_area *vma, uintptr_t addr, pteval_t 
 		prot &= ~(pteval_t)_PAGE_RW;   /* the first store faults and dirties the page */
 	}
 	spin_lock(&mm->page_table_lock);
-	if (pte_none(pte_read(ptep))) {
+	if (beyond_eof(vma, page->index)) {
+		ret = VM_FAULT_SIGBUS;   /* truncated meanwhile */
+	} else if (pte_none(pte_read(ptep))) {
 		page_add_file_rmap(page);
 		set_pte(ptep, pfn_pte(page_to_pfn(page), prot));
 		add_mm_counter(mm, MM_FILEPAGES, 1);
@@ -1158,6 +1178,13 @@ int copy_page_range(struct vm_area *dst, struct vm_area *src)
 	int err = 0;
 
 	BUG_ON(dst->vm_start != src->vm_start || dst->vm_end != src->vm_end);
+	/*
+	 * Linux's vma_needs_copy: a file area with no private page has
+	 * nothing a fault could not bring back from the cache, so the child
+	 * starts with no entries there (cheaper, and smaps says the same).
+	 */
+	if (src->vm_file && !src->anon_vma)
+		return 0;
 	for (addr = src->vm_start; addr < src->vm_end && !err; addr = next) {
 		pteval_t *spt = walk_to_pt(smm, addr, &next), *dpt = NULL;
 

@@ -26,10 +26,12 @@
 #include <kmm/emu.h>
 #include <kmm/errno.h>
 #include <kmm/fs.h>
+#include <kmm/kmm.h>
 #include <kmm/mm.h>
 #include <kmm/mman.h>
 #include <kmm/mmzone.h>
 #include <kmm/page_alloc.h>
+#include <kmm/printk.h>
 
 #include "helpers.h"
 #include "area_test.h"
@@ -124,13 +126,15 @@ static struct task *boot_and_spawn(void)
 	return t;
 }
 
-/* Exits every task, drops the caches: every frame must be back. */
+/* Exits every task, syncs, drops the caches: every frame must be back. */
 static void reap_all(void)
 {
 	char cmd[600];
 
 	at_reap_all();
 	assert_int_equal(file_mapped(), 0);
+	/* Dirty pages stay cached until written: sync, then drop. */
+	assert_int_equal(sys_sync(), 0);
 	drop_caches();
 	filemap_check();
 	assert_int_equal(at_settled_free(), free_at_boot);
@@ -538,6 +542,99 @@ static void test_exit_releases_everything(void **state)
 	reap_all();
 }
 
+/* ftruncate unmaps what lies past the new end: a later access is SIGBUS. */
+static void test_truncate_while_mapped(void **state)
+{
+	struct task *t = boot_and_spawn();
+	int fd = open_data(t, KMM_O_RDWR);
+	long a = sys_mmap(t, 0, 4 * PG, PROT_RW, SHARED, fd, 0);
+	long b = sys_mmap(t, 0, 4 * PG, PROT_RW, PRIVATE, fd, 0);
+	uint64_t v;
+
+	(void)state;
+	assert_true(a > 0 && b > 0);
+	assert_int_equal(emu_touch(t, (uintptr_t)a, 4 * PG, false), 0);
+	store(t, (uintptr_t)a + 2 * PG, 1, 0x66);
+	store(t, (uintptr_t)b + 2 * PG, 1, 0x67);   /* a private copy, past the new end too */
+	assert_int_equal(load(t, (uintptr_t)b + PG, 1), pattern(PG));
+	assert_int_equal(get_mm_counter(t->mm, MM_FILEPAGES), 5);
+	assert_int_equal(sys_ftruncate(t, fd, PG + 10), 0);
+	check_all();
+	assert_int_equal(get_mm_counter(t->mm, MM_FILEPAGES), 3);
+	assert_int_equal(get_mm_counter(t->mm, MM_ANONPAGES), 0);
+	/* Inside the new size: still the file's bytes; the rest of the last page is zero. */
+	assert_int_equal(load(t, (uintptr_t)a + PG + 9, 1), pattern(PG + 9));
+	assert_int_equal(load(t, (uintptr_t)b + PG + 10, 1), 0);
+	assert_int_equal(emu_load(t, (uintptr_t)a + 2 * PG, 1, &v), -KMM_EFAULT);
+	assert_int_equal(t->exit_signal, KMM_SIGBUS);
+	check_all();
+	reap_all();
+}
+
+/* smaps: file pages are Shared/Private Clean/Dirty as their mappings say, never Anonymous. */
+static unsigned long smaps_field(const char *text, uintptr_t start, const char *field)
+{
+	char head[32];
+	const char *p;
+
+	snprintf(head, sizeof(head), "%08lx-", (unsigned long)start);
+	p = strstr(text, head);
+	assert_non_null(p);
+	p = strstr(p, field);
+	assert_non_null(p);
+	return strtoul(p + strlen(field), NULL, 10);
+}
+
+static void test_smaps_file_pages(void **state)
+{
+	static char buf[64 * 1024];
+	struct task *t = boot_and_spawn();
+	int fd = open_data(t, KMM_O_RDWR), fd2;
+	long a = sys_mmap(t, 0, 3 * PG, PROT_RW, SHARED, fd, 0);
+	long b;
+	struct seq_buf sb;
+	struct task *c;
+	char line[160];
+
+	(void)state;
+	/* The private mapping is of another file, so no page is in both areas. */
+	write_host_file("other", 3 * PG);
+	fd2 = (int)sys_open(t, "/other", KMM_O_RDONLY, 0);
+	assert_true(fd2 >= 0);
+	b = sys_mmap(t, 0, 3 * PG, PROT_RW, PRIVATE, fd2, 0);
+	assert_true(a > 0 && b > 0);
+	assert_int_equal(emu_touch(t, (uintptr_t)a, 3 * PG, false), 0);
+	store(t, (uintptr_t)a, 1, 1);                 /* page 0 dirty */
+	assert_int_equal(emu_touch(t, (uintptr_t)b, 2 * PG, false), 0);
+	store(t, (uintptr_t)b + PG, 1, 1);            /* page 1 copied: anonymous */
+	assert_int_equal(task_fork(t, &c), 0);
+	assert_int_equal(emu_touch(c, (uintptr_t)a + 2 * PG, PG, false), 0);
+	seq_buf_init(&sb, buf, sizeof(buf));
+	assert_int_equal(kmm_view_show("smaps", t->pid, &sb), 0);
+	/* Shared area: page 0 (dirty) and 1 mapped by t only, page 2 by both. */
+	assert_int_equal(smaps_field(buf, (uintptr_t)a, "Rss:"), 12);
+	assert_int_equal(smaps_field(buf, (uintptr_t)a, "Private_Dirty:"), 4);
+	assert_int_equal(smaps_field(buf, (uintptr_t)a, "Private_Clean:"), 4);
+	assert_int_equal(smaps_field(buf, (uintptr_t)a, "Shared_Clean:"), 4);
+	assert_int_equal(smaps_field(buf, (uintptr_t)a, "Anonymous:"), 0);
+	/* Private area: page 0 the cache page, page 1 an anonymous copy (shared with the child). */
+	assert_int_equal(smaps_field(buf, (uintptr_t)b, "Rss:"), 8);
+	assert_int_equal(smaps_field(buf, (uintptr_t)b, "Anonymous:"), 4);
+	/* maps: the offset, device, inode and path of the file. */
+	{
+		struct file *f = fget(t, fd);
+
+		snprintf(line, sizeof(line), "%08lx-%08lx rw-s 00000000 %02x:%02x %lu",
+			 (unsigned long)a, (unsigned long)a + 3 * PG, f->f_inode->i_dev >> 8,
+			 f->f_inode->i_dev & 0xff, (unsigned long)f->f_inode->i_ino);
+		fput(f);
+	}
+	assert_non_null(strstr(buf, line));
+	assert_non_null(strstr(strstr(buf, line), " /data\n"));
+	check_all();
+	reap_all();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +646,8 @@ int main(void)
 		cmocka_unit_test_teardown(test_mmap_errors, th_teardown),
 		cmocka_unit_test_teardown(test_fork_split_mremap_unmap, th_teardown),
 		cmocka_unit_test_teardown(test_exit_releases_everything, th_teardown),
+		cmocka_unit_test_teardown(test_truncate_while_mapped, th_teardown),
+		cmocka_unit_test_teardown(test_smaps_file_pages, th_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
