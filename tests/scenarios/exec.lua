@@ -1,7 +1,7 @@
 -- exec of real programs from Lua: t:exec(path, argv, envp) loads the host's
 -- /bin/sh (the machine's root is the host's "/", read-only) with its loader
 -- and libraries; the maps show them as Linux does; the program's pages come
--- in on demand; bad programs and bad
+-- in on demand; a file mapping reads the file; bad programs and bad
 -- arguments fail cleanly and leave the task as it was.
 local kmm = require "kmm"
 local P = kmm.PAGE_SIZE
@@ -60,9 +60,23 @@ assert(t:brk(heap + 4 * P) == heap + 4 * P)
 assert(m:view("maps", t.pid):find(("%x%%-%x rw%%-p 00000000 00:00 0 +%%[heap%%]"):format(heap, heap + 4 * P)),
   m:view("maps", t.pid))
 
+-- A private mapping of a file reads it; a write copies the page, the file stays.
+local fd = assert(t:open("/etc/passwd", "r"))
+local a = assert(t:mmap{len = P, prot = "rw", flags = "private", fd = fd})
+assert(t:load(a, 4) == string.unpack("<I4", "root"))
+assert(t:store(a, 0x58585858, 4) == 0)
+local b = assert(t:mmap{len = P, prot = "r", flags = "shared", fd = fd})
+assert(t:load(b, 4) == string.unpack("<I4", "root"), "the cache page is untouched")
+expect("EACCES", t:mmap{len = P, prot = "rw", flags = "shared", fd = fd})
+assert(t:close(fd) == 0)
+assert(m:view("maps", t.pid):find(" /etc/passwd\n", 1, true))
+m:check()
+
 -- fork keeps the file mappings; exit of both releases them.
 local c = assert(t:fork())
 assert(c:load(0x555555554000, 4) == 0x464c457f)
+assert(c:load(b, 4) == string.unpack("<I4", "root"))
+assert(c:load(a, 4) == 0x58585858, "the child has the parent's private copy")
 m:check()
 c:exit()
 t:exit()
