@@ -8,7 +8,8 @@
  *   mm/memory.c  page tables, the fault handler, zap/copy/protect/move of
  *                ranges of page tables, the zero page
  *   mm/fork.c    tasks, mm lifetime, fork, threads, exit
- *   mm/exec.c    exec: a fresh address space with a stack
+ *   mm/exec.c    exec: a fresh address space with a stack, or an ELF
+ *                program with its loader and libraries
  *
  * and with the arch, which translates task accesses (arch/emu/mmu.c) and
  * calls do_page_fault on a miss or a violation.

@@ -402,10 +402,48 @@ static void exec_and_check(const char *path)
 	task_release(t);
 }
 
+/* Arguments too large for the stack: E2BIG, the old address space kept. */
+static void test_exec_e2big(void)
+{
+	size_t big = 200 * 1024;
+	char *s = malloc(big);
+	const char *argv[3] = { "sh", s, NULL };
+	const char **many = malloc(40001 * sizeof(*many));
+	struct task *t;
+	struct mm *old;
+
+	assert_non_null(s);
+	assert_non_null(many);
+	memset(s, 'a', big - 1);
+	s[big - 1] = '\0';
+	assert_int_equal(task_spawn("args", &t), 0);
+	old = t->mm;
+	/* One string over MAX_ARG_STRLEN (32 pages). */
+	assert_int_equal(task_exec_file(t, "/bin/sh", argv, NULL), -KMM_E2BIG);
+	/* Many strings, together over a quarter of the 8 MiB stack limit. */
+	s[100] = '\0';
+	for (int i = 0; i < 40000; i++)
+		many[i] = s;
+	many[40000] = NULL;
+	assert_int_equal(task_exec_file(t, "/bin/sh", argv, (const char *const *)many), -KMM_E2BIG);
+	assert_ptr_equal(t->mm, old);
+	/* Within the limits, with 128 KiB of strings: the stack area grows to hold them. */
+	many[1280] = NULL;
+	assert_int_equal(task_exec_file(t, "/bin/sh", argv, (const char *const *)many), 0);
+	assert_true(t->mm->start_stack < STACK_TOP - 128 * KiB);
+	assert_non_null(vma_lookup(t->mm, t->mm->start_stack));
+	assert_true(vma_lookup(t->mm, STACK_TOP - 1)->vm_start <= t->mm->start_stack - 128 * KiB);
+	task_exit(t, 0);
+	task_release(t);
+	free(many);
+	free(s);
+}
+
 static void test_exec_host_binaries(void **state)
 {
 	(void)state;
 	boot_root("/", false);
+	test_exec_e2big();
 	exec_and_check("/bin/sh");
 	exec_and_check("/usr/bin/python3");
 	exec_and_check("/bin/ls");
