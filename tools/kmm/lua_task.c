@@ -523,6 +523,9 @@ static int l_exec(lua_State *L)
 	struct call c = { .t = r->t };
 	const char *deflt[2];
 
+	/* Fixed slots: string_array pushes its arrays above them, so envp's
+	   absence is not mistaken for argv's array. */
+	lua_settop(L, 4);
 	c.name = luaL_optstring(L, 2, NULL);
 	c.argv = string_array(L, 3, "argv");
 	c.envp = string_array(L, 4, "envp");
