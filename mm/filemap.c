@@ -1717,10 +1717,12 @@ static long rw_common(struct task *t, int fd, uintptr_t buf, size_t n, loff_t *o
 		return -KMM_EFAULT;
 	}
 	if (off) {
+		/* As Linux: pwrite on an O_APPEND file appends, whatever off says. */
 		if (*off < 0)
 			ret = -KMM_EINVAL;
 		else
-			ret = write ? do_write(f, &io, n, off, false) : do_read(f, &io, n, off);
+			ret = write ? do_write(f, &io, n, off, (f->f_flags & KMM_O_APPEND) != 0)
+				    : do_read(f, &io, n, off);
 	} else {
 		mutex_lock(&f->f_pos_lock);
 		ret = write ? do_write(f, &io, n, &f->f_pos, (f->f_flags & KMM_O_APPEND) != 0)
@@ -1748,7 +1750,6 @@ long sys_pread(struct task *t, int fd, uintptr_t buf, size_t n, loff_t off)
 
 long sys_pwrite(struct task *t, int fd, uintptr_t buf, size_t n, loff_t off)
 {
-	/* Linux's pwrite on an O_APPEND file appends; we follow POSIX: at off. */
 	return rw_common(t, fd, buf, n, &off, true);
 }
 

@@ -508,10 +508,14 @@ static void test_truncate_append_trunc(void **state)
 	assert_int_equal(sys_write(t, (int)fd, (uintptr_t)buf, 3), 3);
 	assert_int_equal(sys_write(t, (int)fd, (uintptr_t)buf, 3), 3);
 	assert_int_equal(sys_lseek(t, (int)fd, 0, KMM_SEEK_CUR), 3 * PG + 6);
+	/* pwrite too, as in Linux; the position stays. */
+	assert_int_equal(sys_pwrite(t, (int)fd, (uintptr_t)buf, 1, 0), 1);
+	assert_int_equal(sys_lseek(t, (int)fd, 0, KMM_SEEK_CUR), 3 * PG + 6);
+	assert_int_equal(sys_lseek(t, (int)fd, 0, KMM_SEEK_END), 3 * PG + 7);
 	assert_int_equal(sys_fsync(t, (int)fd), 0);
 	host = read_host_file("/tr", &hsize);
-	assert_int_equal(hsize, 3 * PG + 6);
-	assert_memory_equal(host + 3 * PG, "abcabc", 6);
+	assert_int_equal(hsize, 3 * PG + 7);
+	assert_memory_equal(host + 3 * PG, "abcabca", 7);
 	free(host);
 	assert_int_equal(sys_close(t, (int)fd), 0);
 
