@@ -22,7 +22,7 @@
  * host's writes (Linux sleeps the writer while the flusher works; a work
  * item cannot run in parallel with its caller in deterministic mode).
  *
- * Clustering: contiguous dirty pages, up to 64 (256 KiB), go to the host in
+ * Clustering: contiguous dirty pages, up to 256 (1 MiB), go to the host in
  * one arch_fs_writev. A page is locked and marked PG_writeback while it is
  * written; a page some task maps shared is cleaned through the reverse map
  * first (page_mkclean), so a later store dirties it again.
@@ -54,7 +54,7 @@ unsigned int vm_dirty_ratio = 20;
 uint64_t dirty_writeback_interval_ns = 5000000000ULL;
 uint64_t dirty_expire_interval_ns = 30000000000ULL;
 
-#define WB_CLUSTER 64
+#define WB_CLUSTER 256
 
 static spinlock_t wb_lock;
 static struct list_head wb_dirty;           /* address_space.dirty_list, oldest first */

@@ -449,10 +449,10 @@ static size_t iov_total(const struct arch_iovec *iov, int n)
 static long do_io(struct arch_file *f, uint64_t off, const struct arch_iovec *iov, int n,
 		  bool write, size_t limit)
 {
-	struct iovec hv[64];
+	struct iovec hv[256];
 	size_t done = 0, total = iov_total(iov, n);
 
-	if (n < 0 || n > 64)
+	if (n < 0 || n > 256)
 		return -KMM_EINVAL;
 	if (total > limit)
 		total = limit;
