@@ -338,6 +338,11 @@ static void free_inside(void *p)
 	kmmtest_free((char *)p + 16);
 }
 
+static void free_page_inside(void *p)
+{
+	kmmtest_free((char *)p + 4096);
+}
+
 static void free_foreign(void *p)
 {
 	kmmtest_free(p);
@@ -359,6 +364,7 @@ static void test_hardening(void **state)
 	expect_abort(double_free_large, huge, "invalid pointer", huge);
 	expect_abort(free_inside, small, "invalid pointer", (char *)small + 16);
 	expect_abort(free_inside, large, "invalid pointer", (char *)large + 16);
+	expect_abort(free_page_inside, large, "invalid pointer", (char *)large + 4096);
 	expect_abort(free_foreign, not_ours, "not from this allocator", not_ours);
 	expect_abort(realloc_foreign, not_ours, "invalid pointer", not_ours);
 	/* The parent's blocks were never freed: still usable. */
@@ -386,6 +392,84 @@ static void test_hardening(void **state)
 	}
 }
 
+/* Marks / checks every 64th byte and the last of a large block. */
+static void mark(unsigned char *p, size_t n, unsigned int seed)
+{
+	for (size_t i = 0; i < n - 1; i += 64)
+		p[i] = (unsigned char)(seed + i / 64);
+	p[n - 1] = (unsigned char)seed;
+}
+
+static bool marked(const unsigned char *p, size_t n, unsigned int seed)
+{
+	for (size_t i = 0; i < n - 1; i += 64)
+		if (p[i] != (unsigned char)(seed + i / 64))
+			return false;
+	return p[n - 1] == (unsigned char)seed;
+}
+
+/*
+ * Large blocks (tools/malloc/large.c): sizes rounded to a page, not to a
+ * power of two; random allocation, growth and frees keep every block's
+ * contents, and the checker (large_check) finds the runs tiling their
+ * chunks with no two free runs side by side (freed runs merge).
+ */
+static void test_large_runs(void **state)
+{
+	enum { N = 48 };
+	static unsigned char *p[N];
+	static size_t sz[N];
+	uint64_t seed = 88172645463325252ULL;
+
+	for (size_t n = 65537; n <= (1 << 20); n += 4093 * 9) {
+		void *q = kmmtest_malloc(n);
+
+		assert_non_null(q);
+		assert_int_equal((uintptr_t)q % 4096, 0);
+		assert_int_equal(kmmtest_malloc_usable_size(q), (n + 4095) & ~(size_t)4095);
+		kmmtest_free(q);
+	}
+	for (unsigned int round = 0; round < 1500; round++) {
+		unsigned int i;
+
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		i = (unsigned int)(seed % N);
+		if (!p[i]) {
+			sz[i] = 65537 + (size_t)(seed >> 20) % (600 * 1024);
+			p[i] = kmmtest_malloc(sz[i]);
+			assert_non_null(p[i]);
+			mark(p[i], sz[i], i + round);
+			sz[i] |= (size_t)(i + round) << 32;
+		} else {
+			size_t n = sz[i] & 0xffffffffu;
+			unsigned int s = (unsigned int)(sz[i] >> 32);
+
+			assert_true(marked(p[i], n, s));
+			if (round % 3 == 0 && n < (700 << 10)) {
+				size_t m = n + n / 3;
+
+				p[i] = kmmtest_realloc(p[i], m);
+				assert_non_null(p[i]);
+				assert_true(marked(p[i], n, s));
+				mark(p[i], m, s);
+				sz[i] = m | ((size_t)s << 32);
+			} else {
+				kmmtest_free(p[i]);
+				p[i] = NULL;
+			}
+		}
+		if (round % 100 == 0)
+			assert_int_equal(kmm_malloc_check(), 0);
+	}
+	for (unsigned int i = 0; i < N; i++) {
+		kmmtest_free(p[i]);
+		p[i] = NULL;
+	}
+	assert_int_equal(kmm_malloc_check(), 0);
+}
+
 /* The heap grows by sections as it needs memory, and gives memory back. */
 static void test_growth_and_trim(void **state)
 {
@@ -395,13 +479,16 @@ static void test_growth_and_trim(void **state)
 
 	assert_int_equal(kmm_malloc_stats(&before), 0);
 	for (int i = 0; i < N; i++) {
-		p[i] = kmmtest_malloc(512 * 1024);   /* large: buddy blocks */
+		p[i] = kmmtest_malloc(512 * 1024);   /* large: page runs */
 		assert_non_null(p[i]);
 		memset(p[i], 0x5a, 512 * 1024);
 	}
 	assert_int_equal(kmm_malloc_stats(&grown), 0);
 	assert_true(grown.sections > before.sections);
-	assert_true(grown.present_bytes >= before.present_bytes + (uint64_t)N * 512 * 1024);
+	/* Grown by what was asked, less what was free already. */
+	assert_true(grown.present_bytes + (uint64_t)(before.free_pages + before.pcp_pages +
+						     before.large_free_pages) * 4096 >=
+		    before.present_bytes + (uint64_t)N * 512 * 1024);
 	for (int i = 0; i < N; i++)
 		kmmtest_free(p[i]);
 	assert_int_equal(kmm_malloc_check(), 0);
@@ -484,6 +571,7 @@ int main(void)
 		cmocka_unit_test(test_edges),
 		cmocka_unit_test(test_alignments),
 		cmocka_unit_test(test_hardening),
+		cmocka_unit_test(test_large_runs),
 		cmocka_unit_test(test_growth_and_trim),
 		cmocka_unit_test(test_fork),
 	};

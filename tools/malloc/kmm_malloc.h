@@ -17,6 +17,7 @@ struct kmm_malloc_stats {
 	unsigned long trimmed_pages;   /* pages given back (madvise), all trims */
 	unsigned long huge_allocs;     /* blocks mmap'ed on their own */
 	unsigned int slots_leased;     /* threads holding a CPU slot now */
+	unsigned long large_free_pages;  /* in free runs of the large blocks' chunks */
 };
 
 /* Fills st; returns 0, or -1 if the allocator could not boot. */

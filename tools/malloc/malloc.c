@@ -12,7 +12,9 @@
  *                       free that the loaded magazine serves is a size-class
  *                       load, a TLS load and a pop/push, with no locked
  *                       instruction (the slot is the thread's, mm/slab.c 7);
- *   large  (<= 1 MiB)   a compound block of the buddy allocator, 2^k pages;
+ *   large  (<= 1 MiB)   a run of whole pages cut first fit from 4 MiB buddy
+ *                       blocks (large.c: boundary tags, freed runs merge);
+ *                       aligned beyond a page, a compound buddy block;
  *   huge               its own mmap, recorded in a hash table.
  * Power-of-two classes are aligned to their size (up to a page), so
  * memalign is served by the same caches; larger alignments by buddy
@@ -39,8 +41,9 @@
  * thread, a large free counting as 64.
  *
  * Locking (front end): init_lock (boot, once), huge_lock (the huge table),
- * trim_lock (one trim at a time). Order: huge_lock, trim_lock, then the
- * arch's and the core's (arch/native/machine.c); fork takes them all.
+ * trim_lock (one trim at a time), large.c's lock (large runs). Order:
+ * huge_lock, trim_lock, large lock, then the arch's and the core's
+ * (arch/native/machine.c); fork takes them all.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -61,6 +64,7 @@
 
 #include "native.h"
 #include "kmm_malloc.h"
+#include "large.h"
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -120,6 +124,12 @@ static inline uintptr_t free_mark(const void *p)
 	return (uintptr_t)p ^ free_secret;
 }
 
+/* Free pages of the buddy allocator and of the large runs. */
+static unsigned long free_pages_all(void)
+{
+	return nr_free_pages() + large_free_pages();
+}
+
 /* ---- Boot ---- */
 
 static void fork_prepare(void)
@@ -128,6 +138,7 @@ static void fork_prepare(void)
 		return;
 	mutex_lock(&huge_lock);
 	mutex_lock(&trim_lock);
+	large_lock();
 	native_fork_prepare();
 }
 
@@ -136,6 +147,7 @@ static void fork_parent(void)
 	if (atomic_load(&init_state) != 2)
 		return;
 	native_fork_parent();
+	large_unlock();
 	mutex_unlock(&trim_lock);
 	mutex_unlock(&huge_lock);
 }
@@ -145,6 +157,7 @@ static void fork_child(void)
 	if (atomic_load(&init_state) != 2)
 		return;
 	native_fork_child();
+	large_unlock();
 	mutex_unlock(&trim_lock);
 	mutex_unlock(&huge_lock);
 }
@@ -175,6 +188,7 @@ static int boot(void)
 	free_secret = secret | 1;   /* never 0: a zeroed word is not a mark */
 	mutex_init(&huge_lock);
 	mutex_init(&trim_lock);
+	large_init();
 	native_cpus_init();
 	if (native_boot())
 		return -1;
@@ -196,7 +210,7 @@ static int boot(void)
 			c++;
 		small_index[i] = (uint8_t)c;
 	}
-	atomic_store(&trim_base, nr_free_pages());
+	atomic_store(&trim_base, free_pages_all());
 	return 0;
 }
 
@@ -308,7 +322,8 @@ static void trim(void)
 		free_pages(b, order);
 	}
 	atomic_store(&trimming, false);
-	atomic_store(&trim_base, nr_free_pages());
+	pages += large_trim(1UL << TRIM_MIN_ORDER);
+	atomic_store(&trim_base, free_pages_all());
 	atomic_fetch_add(&stat_trims, 1);
 	atomic_fetch_add(&stat_trimmed_pages, pages);
 	mutex_unlock(&trim_lock);
@@ -317,7 +332,7 @@ static void trim(void)
 static void upkeep(void)
 {
 	native_run_work();
-	if (nr_free_pages() > atomic_load(&trim_base) + trim_threshold())
+	if (free_pages_all() > atomic_load(&trim_base) + trim_threshold())
 		trim();
 }
 
@@ -515,6 +530,15 @@ static void *alloc_locked(size_t n, size_t align)
 				return NULL;
 		}
 	}
+	if (n <= LARGE_MAX && align <= PAGE_SIZE) {
+		for (;;) {
+			p = large_alloc((n + PAGE_SIZE - 1) >> PAGE_SHIFT);
+			if (p)
+				return p;
+			if (!grow(PAGE_SIZE << MAX_ORDER))
+				return NULL;
+		}
+	}
 	if (n <= LARGE_MAX && align <= LARGE_MAX) {
 		unsigned int order = MAX(size_order(n), size_order(align));
 		struct page *pg;
@@ -580,7 +604,8 @@ static enum block_kind block_of(const void *p, size_t *usable)
 			*usable = PAGE_SIZE << pg->compound_order;
 			return BLOCK_LARGE;
 		}
-		return BLOCK_NONE;
+		*usable = large_pages(p) << PAGE_SHIFT;
+		return *usable ? BLOCK_LARGE : BLOCK_NONE;
 	}
 	if ((uintptr_t)p & ~PAGE_MASK)
 		return BLOCK_NONE;
@@ -635,7 +660,10 @@ static void __attribute__((noinline)) free_slow(void *p, const char *who)
 			native_self.countdown -= 64;
 		else
 			native_self.countdown = 0;
-		__free_pages(pg, pg->compound_order);
+		if (page_flag(pg, PG_head))
+			__free_pages(pg, pg->compound_order);
+		else
+			large_free(p);
 		leave();
 		return;
 	}
@@ -738,6 +766,11 @@ EXPORT void *API(realloc)(void *p, size_t n)
 	/* In place when the block is big enough and not more than twice too big. */
 	if (n <= usable && (n > usable / 2 || usable <= MIN_ALIGN))
 		return p;
+	/* A large run grows into free runs beside it, if they are. */
+	if (kind == BLOCK_LARGE && n > usable && n <= LARGE_MAX &&
+	    !page_flag(virt_to_page(p), PG_head) &&
+	    (q = large_resize(p, (n + PAGE_SIZE - 1) >> PAGE_SHIFT)))
+		return q;
 	if (kind == BLOCK_HUGE && n > LARGE_MAX) {
 		q = huge_resize(p, n);
 		if (!q)
@@ -854,6 +887,7 @@ EXPORT int kmm_malloc_stats(struct kmm_malloc_stats *st)
 		.trimmed_pages = atomic_load(&stat_trimmed_pages),
 		.huge_allocs = atomic_load(&stat_huge),
 		.slots_leased = native_slots_leased(),
+		.large_free_pages = large_free_pages(),
 	};
 	leave();
 	return 0;
@@ -864,6 +898,7 @@ EXPORT int kmm_malloc_check(void)
 	if (!enter())
 		return -1;
 	kmm_check();
+	large_check();
 	leave();
 	return 0;
 }
