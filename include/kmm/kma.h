@@ -18,7 +18,11 @@
  * free: the resource map needs it, and the others check it where they can.
  *
  * Lifecycle: the allocators keep their state in globals, as a kernel does;
- * mm_init calls kma_boot(), which resets and initializes all of them, then
+ * mm_init calls kma_boot(), which resets all of them and initializes slab;
+ * each other design is initialized when it is first used (selected, or
+ * called through kma_alloc and friends), so that a machine that never
+ * uses one pays neither its time nor its memory (arch/native's malloc
+ * uses none: some 200 KiB of counters and tables stay untouched). Then
  * kma_select(the --kma boot option). Lock order: an allocator's own locks
  * (per-CPU cache, then global) before the page allocator's.
  *
@@ -89,7 +93,7 @@ struct kma_stats {
  * The registry's bookkeeping of one allocator: per-CPU rows of the shared
  * counters (only the owning CPU writes its row, relaxed, as vmstat does;
  * readers sum the rows) and the frames held. Each design defines one and
- * points its ops at it; kma_boot zeroes it.
+ * points its ops at it; it is zeroed when the design is initialized.
  */
 struct kma_cpu_stats {
 	unsigned long allocs, frees, failures, total_requested;
@@ -105,6 +109,10 @@ struct kma_state {
 	long pages_held;               /* atomic */
 	long pages_held_peak;          /* atomic */
 	unsigned long pages_taken, pages_returned;  /* atomic */
+	/* Last, kept by the zeroing: 0 until the design is first used after
+	   boot (then the rest is zeroed and init() runs), 1 while that
+	   happens, 2 ready. Atomic. */
+	int ready;
 };
 
 struct kma_ops {
@@ -180,7 +188,8 @@ char *kma_names(char *buf, size_t len, const char *sep);
  * Resets every allocator and its statistics, and the selection to slab:
  * at boot (mm_init), or on a machine still on slab (tests and benchmarks
  * that want fresh statistics). Never on a machine dispatching to another
- * design: its blocks would be forgotten.
+ * design: its blocks would be forgotten. Slab is initialized now, the
+ * others at their first use; a design not used since reads as all zeros.
  */
 int kma_boot(void);
 

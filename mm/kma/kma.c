@@ -11,8 +11,14 @@
  * per-CPU rows written only by their CPU (like vmstat), so a per-CPU design
  * is not slowed by a shared cache line that is not its own.
  *
+ * Designs are initialized lazily (kma_ensure): slab at boot, the others
+ * when first used, so a machine that uses only slab never touches their
+ * state; a design not initialized since boot has no blocks and reads as
+ * zeros everywhere.
+ *
  * Locking: the registry table changes only at registration (boot); the
- * counters need no lock. The designs' locks come before the page
+ * counters need no lock; a design's first use is made once by a state
+ * word (kma_state.ready: 0, 1 initializing, 2 ready). The designs' locks come before the page
  * allocator's, which kma_get_pages takes.
  */
 #include <kmm/errno.h>
@@ -73,12 +79,45 @@ static void dispatch_update(void)
 	__atomic_store_n(&kma_dispatch, on, __ATOMIC_RELAXED);
 }
 
+/* Zeroes the design's state and runs its init, once since boot. */
+static int __attribute__((noinline)) kma_ensure_slow(const struct kma_ops *k)
+{
+	int *ready = &k->state->ready, zero = 0, err;
+
+	if (__atomic_compare_exchange_n(ready, &zero, 1, false, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED)) {
+		memset(k->state, 0, __builtin_offsetof(struct kma_state, ready));
+		err = k->init();
+		__atomic_store_n(ready, err ? 0 : 2, __ATOMIC_RELEASE);
+		return err;
+	}
+	while (__atomic_load_n(ready, __ATOMIC_ACQUIRE) == 1)
+		arch_cpu_relax();
+	return __atomic_load_n(ready, __ATOMIC_ACQUIRE) == 2 ? 0 : -KMM_ENOMEM;
+}
+
+static inline int kma_ensure(const struct kma_ops *k)
+{
+	if (likely(__atomic_load_n(&k->state->ready, __ATOMIC_ACQUIRE) == 2))
+		return 0;
+	return kma_ensure_slow(k);
+}
+
+static inline bool kma_is_ready(const struct kma_ops *k)
+{
+	return __atomic_load_n(&k->state->ready, __ATOMIC_ACQUIRE) == 2;
+}
+
 int kma_select(const char *name)
 {
 	const struct kma_ops *k = kma_find(name);
+	int err;
 
 	if (!k)
 		return -KMM_ENOENT;
+	err = kma_ensure(k);
+	if (err)
+		return err;
 	kma_current = k;
 	dispatch_update();
 	return 0;
@@ -105,16 +144,11 @@ int kma_boot(void)
 	kma_current = &kma_slab_ops;
 	__atomic_store_n(&kma_trace_hook, NULL, __ATOMIC_RELAXED);
 	dispatch_update();
-	for (unsigned int i = 0; i < kma_nr; i++) {
-		const struct kma_ops *k = kma_table[i];
-		int err;
-
-		memset(k->state, 0, sizeof(*k->state));
-		err = k->init();
-		if (err)
-			return err;
-	}
-	return 0;
+	/* Every design back to "not initialized"; slab (the machine's own)
+	   initialized now, the others at their first use. */
+	for (unsigned int i = 0; i < kma_nr; i++)
+		__atomic_store_n(&kma_table[i]->state->ready, 0, __ATOMIC_RELAXED);
+	return kma_ensure(&kma_slab_ops);
 }
 
 /* ---- Shared statistics ---- */
@@ -166,6 +200,9 @@ void *kma_alloc(const struct kma_ops *k, size_t size, gfp_t gfp)
 {
 	void *p = NULL;
 
+	if (unlikely(kma_ensure(k)))
+		return NULL;
+
 	if (likely(size && size <= k->max_size))
 		p = k->alloc(size, gfp & ~__GFP_ZERO);
 	if (unlikely(!p)) {
@@ -190,13 +227,15 @@ void kma_free(const struct kma_ops *k, void *ptr, size_t size)
 
 unsigned long kma_shrink(const struct kma_ops *k)
 {
-	return k->shrink ? k->shrink() : 0;
+	return k->shrink && kma_is_ready(k) ? k->shrink() : 0;
 }
 
 int kma_check_one(const struct kma_ops *k)
 {
 	struct kma_stats st;
 
+	if (!kma_is_ready(k))
+		return 0;   /* not used since boot: nothing to check */
 	kma_get_stats(k, &st);
 	if (st.pages_held < 0 || (unsigned long)st.pages_held !=
 	    st.pages_taken - st.pages_returned)
@@ -221,6 +260,8 @@ long kma_live_footprint(const struct kma_ops *k)
 {
 	long fp = 0;
 
+	if (!kma_is_ready(k))
+		return 0;
 	for (unsigned int c = 0; c < arch_nr_cpus(); c++)
 		fp += LOAD(k->state->cpu[c].live_footprint);
 	return fp;
@@ -236,6 +277,8 @@ void kma_get_stats(const struct kma_ops *k, struct kma_stats *st)
 		st->class[i].max_size = i == KMA_NR_CLASSES - 1
 						? SIZE_MAX
 						: (size_t)1 << (i + KMA_CLASS_MIN_SHIFT);
+	if (!kma_is_ready(k))
+		return;   /* not used since boot: all zeros */
 	for (unsigned int c = 0; c < arch_nr_cpus(); c++) {
 		struct kma_cpu_stats *row = &s->cpu[c];
 
