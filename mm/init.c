@@ -16,6 +16,7 @@
 #include <kmm/printk.h>
 #include <kmm/slab.h>
 #include <kmm/string.h>
+#include <kmm/swap.h>
 #include <kmm/vmstat.h>
 
 #include "internal.h"
@@ -153,6 +154,7 @@ int mm_init(const struct kmm_boot_options *opts)
 	err = filemap_init();
 	if (err)
 		return err;
+	swap_init();
 	if (!opts->quiet) {
 		arch_kernel_image(&kernel_base, &kernel_size);
 		print_boot_log(kernel_size);
@@ -168,5 +170,6 @@ int kmm_check(void)
 	task_check_all();
 	mm_rmap_check();
 	filemap_check();
+	swap_check();
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <kmm/page_alloc.h>
 #include <kmm/slab.h>
 #include <kmm/string.h>
+#include <kmm/swap.h>
 
 #include "internal.h"
 
@@ -50,6 +51,8 @@ static unsigned long global_zone_page_state(enum zone_stat_item item)
 
 void meminfo_show(struct seq_buf *s, long arg)
 {
+	unsigned long swap_total, swap_free;
+
 	show_val_kb(s, "MemTotal:", totalram_pages());
 	show_val_kb(s, "MemFree:", nr_free_pages());
 	show_val_kb(s, "MemAvailable:", si_mem_available());
@@ -57,6 +60,9 @@ void meminfo_show(struct seq_buf *s, long arg)
 	show_val_kb(s, "Buffers:", nr_bdev_pages());
 	show_val_kb(s, "Cached:", global_zone_page_state(NR_FILE_PAGES) -
 				  MIN(nr_bdev_pages(), global_zone_page_state(NR_FILE_PAGES)));
+	si_swapinfo(&swap_total, &swap_free);
+	show_val_kb(s, "SwapTotal:", swap_total);
+	show_val_kb(s, "SwapFree:", swap_free);
 	show_val_kb(s, "Dirty:", global_zone_page_state(NR_FILE_DIRTY));
 	show_val_kb(s, "Writeback:", global_zone_page_state(NR_WRITEBACK));
 	show_val_kb(s, "AnonPages:", global_zone_page_state(NR_ANON_MAPPED));
@@ -82,6 +88,7 @@ const struct kmm_view kmm_views[] = {
 	{ "maps", "a task's memory areas (/proc/PID/maps)", maps_show },
 	{ "smaps", "a task's memory areas and their pages (/proc/PID/smaps)", smaps_show },
 	{ "status", "a task's state and memory counters (/proc/PID/status)", status_show },
+	{ "swaps", "swap areas in use (/proc/swaps)", swaps_show },
 };
 
 const unsigned int kmm_nr_views = ARRAY_SIZE(kmm_views);

@@ -46,6 +46,8 @@ const char *const vm_event_names[NR_VM_EVENT_ITEMS] = {
 	[PGPGOUT] = "pgpgout",
 	[PGCACHE_HIT] = "pgcache_hit",
 	[PGCACHE_MISS] = "pgcache_miss",
+	[PSWPIN] = "pswpin",
+	[PSWPOUT] = "pswpout",
 };
 
 _Static_assert(ALLOC_FAIL_LAST - ALLOC_FAIL_ORDER0 == 10,

@@ -34,6 +34,8 @@ enum vm_event_item {
 	PGPGOUT,            /* KiB written back */
 	PGCACHE_HIT,        /* page-cache lookups that found the page (ours) */
 	PGCACHE_MISS,       /* ... that had to read it (ours) */
+	PSWPIN,             /* pages read from swap */
+	PSWPOUT,            /* pages written to swap */
 	NR_VM_EVENT_ITEMS
 };
 

@@ -50,6 +50,7 @@ struct kmm_lua_binding {
 	X(kmm_lua_slab_binding) \
 	X(kmm_lua_task_binding) \
 	X(kmm_lua_kma_binding) \
+	X(kmm_lua_swap_binding) \
 	X(kmm_lua_file_binding) \
 	X(kmm_lua_plot_binding) \
 	/* one line per bindings file, above this one */

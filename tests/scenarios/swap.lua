@@ -1,0 +1,31 @@
+-- Swap areas from Lua: m:swapon with a size writes a swap header (as
+-- mkswap) and switches it on; meminfo and /proc/swaps show it; errors come
+-- back as nil plus the errno name; m:swapoff switches it off.
+local dir = os.tmpname()
+os.remove(dir)
+assert(os.execute("mkdir -p '" .. dir .. "'"))
+local m = kmm.boot{ram = "64M", quiet = true, root = dir, rw = true}
+
+assert(m:swapon("/swapfile", "8M") == 0)
+assert(m:stat("SwapTotal") == 8 * 1024 - 4, "the header page is not swap")
+assert(m:stat("SwapFree") == m:stat("SwapTotal"))
+assert(m:view("swaps"):find("/swapfile", 1, true))
+local ok, err = m:swapon("/swapfile")
+assert(ok == nil and err == "EBUSY", tostring(err))
+ok, err = m:swapon("/nothing")
+assert(ok == nil and err == "ENOENT", tostring(err))
+local f = assert(io.open(dir .. "/notswap", "w"))
+f:write(string.rep("x", 8192))
+f:close()
+ok, err = m:swapon("/notswap")
+assert(ok == nil and err == "EINVAL", tostring(err))
+assert(m:swapon("/second", "1M", 10) == 0)
+assert(m:stat("SwapTotal") == 8 * 1024 - 4 + 1024 - 4)
+m:check()
+assert(m:swapoff("/swapfile") == 0)
+ok, err = m:swapoff("/swapfile")
+assert(ok == nil and err == "EINVAL", tostring(err))
+assert(m:swapoff("/second") == 0)
+assert(m:stat("SwapTotal") == 0)
+m:shutdown()
+os.execute("rm -rf '" .. dir .. "'")
