@@ -366,18 +366,35 @@ static struct shrinker slab_shrinker;
  * caches, and the caches the core creates in mm_init: mm_struct,
  * task_struct, anon_vma, vm_area_struct) have static descriptors, so that
  * booting takes no page frame from the buddy allocator: a cache's first
- * slab is made by its first allocation. They are never destroyed.
+ * slab is made by its first allocation. They are never destroyed. The
+ * descriptors are cut one after the other from a pool sized for
+ * KMM_MAX_CPUS, each only as long as the machine's CPUs need, so that a
+ * machine with fewer CPUs touches only the start of it (resident memory
+ * of the user-space malloc).
  */
 #define KMEM_BOOT_CACHE_SIZE \
 	(sizeof(struct kmem_cache) + KMM_MAX_CPUS * sizeof(struct kmem_cpu_cache))
 #define KMEM_NR_BOOT_CACHES 32
-static char kmem_boot_caches[KMEM_NR_BOOT_CACHES][KMEM_BOOT_CACHE_SIZE]
+static char kmem_boot_pool[KMEM_NR_BOOT_CACHES * KMEM_BOOT_CACHE_SIZE]
 	__attribute__((aligned(KMEM_CACHE_LINE)));
-static unsigned int kmem_nr_boot_caches;
+static size_t kmem_boot_used;     /* bytes of the pool cut so far */
 
 static size_t cache_struct_size(void)
 {
 	return sizeof(struct kmem_cache) + arch_nr_cpus() * sizeof(struct kmem_cpu_cache);
+}
+
+/* The next boot descriptor of the pool, or NULL when it is used up. */
+static struct kmem_cache *boot_cache_take(void)
+{
+	size_t size = ALIGN_UP(cache_struct_size(), (size_t)KMEM_CACHE_LINE);
+	struct kmem_cache *cp;
+
+	if (kmem_boot_used + size > sizeof(kmem_boot_pool))
+		return NULL;
+	cp = (struct kmem_cache *)(kmem_boot_pool + kmem_boot_used);
+	kmem_boot_used += size;
+	return cp;
 }
 
 /* ---- Debugging helpers ---- */
@@ -1589,14 +1606,16 @@ struct kmem_cache *kmem_cache_create_boot(const char *name, size_t size, size_t 
 {
 	struct kmem_cache *cp;
 
-	if (!create_args_ok(name, size, align, flags) ||
-	    kmem_nr_boot_caches == KMEM_NR_BOOT_CACHES)
+	if (!create_args_ok(name, size, align, flags))
 		return NULL;
 	flags |= kmem_debug_flags & SLAB_DEBUG;
-	cp = (struct kmem_cache *)kmem_boot_caches[kmem_nr_boot_caches];
-	if (!cache_setup(cp, name, size, align, flags | CFLGS_BOOT, NULL))
+	cp = boot_cache_take();
+	if (!cp)
 		return NULL;
-	kmem_nr_boot_caches++;
+	if (!cache_setup(cp, name, size, align, flags | CFLGS_BOOT, NULL)) {
+		kmem_boot_used -= ALIGN_UP(cache_struct_size(), (size_t)KMEM_CACHE_LINE);
+		return NULL;
+	}
 	cache_link(cp);
 	return cp;
 }
@@ -2000,7 +2019,7 @@ static unsigned long slab_shrink_scan(struct shrinker *s, struct shrink_control 
 
 int kmem_cache_init(void)
 {
-	struct kmem_cache *boot = (struct kmem_cache *)kmem_boot_caches[0];
+	struct kmem_cache *boot;
 	char name[KMEM_CACHE_NAME_LEN];
 
 	kmem_ready = false;
@@ -2010,10 +2029,11 @@ int kmem_cache_init(void)
 	for (unsigned int i = 0; i < KMEM_NR_MAGTYPES; i++)
 		kmem_magtypes[i].cache = NULL;
 
+	kmem_boot_used = 0;
+	boot = boot_cache_take();
 	if (!cache_setup(boot, "kmem_cache", cache_struct_size(), KMEM_CACHE_LINE,
 			 SLAB_NO_MAGAZINE | CFLGS_FORCE_ON_SLAB | CFLGS_BOOT, NULL))
 		return -KMM_ENOMEM;
-	kmem_nr_boot_caches = 1;
 	list_add_tail(&boot->next, &cache_chain);
 	kmem_cache_cache = boot;
 	kmem_ready = true;
