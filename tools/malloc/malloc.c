@@ -86,7 +86,7 @@
 #define MIN_ALIGN 16UL
 #define UPKEEP_EVERY 4096u
 #define TRIM_MIN_ORDER 4                     /* 64 KiB and larger blocks */
-#define MAGAZINE_BYTES (64 * 1024)           /* bytes of objects a magazine holds */
+#define MAGAZINE_BYTES (16 * 1024)           /* bytes of objects a magazine holds */
 #define MAGAZINE_MIN_ROUNDS 7                /* even for the largest classes */
 
 /* ---- Size classes ---- */
