@@ -406,6 +406,7 @@ static int add_to_page_cache(struct address_space *m, struct page *page, pgoff_t
 }
 
 static unsigned long shrink_clean_pages(unsigned long nr);
+static void release_host_files(void);
 
 /*
  * A page locked, not yet in the cache; NULL when out of memory. Until the
@@ -981,11 +982,17 @@ int file_open(const char *path, int flags, unsigned int mode, struct file **out)
 	 * A write-only file still needs reads: a partial write reads the
 	 * page first. Ask the host for both, and fall back if refused.
 	 */
-	err = -KMM_EACCES;
-	if (acc == KMM_O_WRONLY)
-		err = arch_fs_open(path, (flags & ~KMM_O_ACCMODE) | KMM_O_RDWR, mode, &host);
-	if (err == -KMM_EACCES)
-		err = arch_fs_open(path, flags, mode, &host);
+	for (int attempt = 0; attempt < 2; attempt++) {
+		err = -KMM_EACCES;
+		if (acc == KMM_O_WRONLY)
+			err = arch_fs_open(path, (flags & ~KMM_O_ACCMODE) | KMM_O_RDWR, mode,
+					   &host);
+		if (err == -KMM_EACCES)
+			err = arch_fs_open(path, flags, mode, &host);
+		if ((err != -KMM_EMFILE && err != -KMM_ENFILE) || attempt)
+			break;
+		release_host_files();
+	}
 	if (err) {
 		kmem_cache_free(filp_cachep, f);
 		return err;
@@ -1531,12 +1538,13 @@ static unsigned long shrink_clean_pages(unsigned long nr)
 	return st.dropped;
 }
 
-unsigned long drop_caches(void)
+/*
+ * Inodes nobody uses and with no pages leave the cache (Linux's drop_caches
+ * "3"), closing their host files. An inode with no page has no dirty page,
+ * so it leaves the flusher's list too (truncation may have left it there).
+ */
+static void prune_inodes(void)
 {
-	struct drop_state st = { 0 };
-
-	for_each_inode(drop_inode_pages, &st);
-	/* Inodes nobody uses and with no pages leave the cache (Linux's "3"). */
 	for (unsigned int h = 0; h < INODE_HASH_SIZE; h++) {
 		struct inode *inode, *tmp;
 		struct list_head gone;
@@ -1544,18 +1552,51 @@ unsigned long drop_caches(void)
 		INIT_LIST_HEAD(&gone);
 		spin_lock(&inode_hash_lock);
 		list_for_each_entry_safe(inode, tmp, &inode_hash[h], i_hash) {
-			if (atomic_load(&inode->i_count) == 1 && !__atomic_load_n(&inode->i_data.nrpages, __ATOMIC_RELAXED) &&
-			    list_empty(&inode->i_data.dirty_list)) {
+			if (atomic_load(&inode->i_count) == 1 &&
+			    !__atomic_load_n(&inode->i_data.nrpages, __ATOMIC_RELAXED)) {
 				list_del(&inode->i_hash);
 				list_add(&inode->i_hash, &gone);
 				nr_inodes--;
 			}
 		}
 		spin_unlock(&inode_hash_lock);
-		list_for_each_entry_safe(inode, tmp, &gone, i_hash)
+		list_for_each_entry_safe(inode, tmp, &gone, i_hash) {
+			mapping_clean(&inode->i_data);
 			iput(inode);
+		}
 	}
+}
+
+unsigned long drop_caches(void)
+{
+	struct drop_state st = { 0 };
+
+	for_each_inode(drop_inode_pages, &st);
+	prune_inodes();
 	return st.dropped;
+}
+
+/* An inode only the cache and the caller hold: written back and emptied. */
+static void release_unused(struct inode *inode, void *arg)
+{
+	if (atomic_load(&inode->i_count) != 2)
+		return;
+	if (__atomic_load_n(&inode->i_data.nrdirty, __ATOMIC_RELAXED))
+		filemap_write_and_wait_range(&inode->i_data, 0, (pgoff_t)-1);
+	drop_inode_pages(inode, arg);
+}
+
+/*
+ * Every cached inode keeps its host file open. When the host has no more
+ * descriptors to give, the inodes nobody uses are written back, emptied and
+ * evicted, which closes theirs.
+ */
+static void release_host_files(void)
+{
+	struct drop_state st = { 0 };
+
+	for_each_inode(release_unused, &st);
+	prune_inodes();
 }
 
 /* ---- Descriptor tables ---- */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -576,6 +577,60 @@ static void test_fork_shares_open_files(void **state)
 	assert_all_back();
 }
 
+/*
+ * Every cached inode holds a host file open. With few host descriptors
+ * left, opening a new file writes back and evicts the unused inodes
+ * instead of failing with EMFILE.
+ */
+static void test_many_files_few_host_descriptors(void **state)
+{
+	struct rlimit old, low;
+	unsigned int open_now = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		open_now++;
+	closedir(d);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = open_now + 24;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	for (int i = 0; i < 300; i++) {
+		char name[32], data[32];
+		struct file *f = NULL;
+		loff_t pos = 0;
+		int err;
+
+		snprintf(name, sizeof(name), "/many%03d", i);
+		snprintf(data, sizeof(data), "file %d", i);
+		err = file_open(name, KMM_O_WRONLY | KMM_O_CREAT, 0644, &f);
+		if (err) {
+			setrlimit(RLIMIT_NOFILE, &old);
+			fail_msg("open of file %d: %d", i, err);
+		}
+		assert_int_equal(kernel_write(f, data, strlen(data), &pos), (long)strlen(data));
+		fput(f);
+	}
+	assert_true(emu_fs_open_files() <= 24);
+	assert_int_equal(sync_all(), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	for (int i = 0; i < 300; i += 37) {
+		char name[32], data[32];
+		unsigned char *host;
+		size_t hsize;
+
+		snprintf(name, sizeof(name), "/many%03d", i);
+		snprintf(data, sizeof(data), "file %d", i);
+		host = read_host_file(name, &hsize);
+		assert_int_equal(hsize, strlen(data));
+		assert_memory_equal(host, data, hsize);
+		free(host);
+	}
+	assert_all_back();
+}
+
 /* ---- Bad input ---- */
 
 static void test_bad_input_gets_errno(void **state)
@@ -712,6 +767,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_does_no_io, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncate_append_trunc, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_shares_open_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_files_few_host_descriptors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input_gets_errno, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_only_root, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_block_device_through_the_cache, setup, teardown),
