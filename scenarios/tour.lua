@@ -6,16 +6,29 @@
 --   kmm tour            (this script, embedded in the program)
 --   kmm run --plot tour.svg scenarios/tour.lua
 --
--- Chapters so far: the boot memory map and zones; the buddy system under a
--- burst of allocations; the slab allocator; a process address space with
--- demand paging; fork and copy-on-write; the summary views. Chapters on the
--- page cache, exec of real programs and page-frame reclaiming join as those
--- subsystems land (issues 5 and 6).
+-- Chapters: the boot memory map and zones; the buddy system under a burst
+-- of allocations; the slab allocator; a process address space with demand
+-- paging; fork and copy-on-write; real programs exec'd from the host; the
+-- page cache (reads, deferred writes, writeback, sync); the summary views.
+-- Page-frame reclaiming and swap join with issue 6.
+--
+-- The machine's root is the host's / (read-only), so that real programs
+-- can be exec'd; writes go to a scratch disk, a temporary host file seen as
+-- /dev/scratch, cached like a file (its pages are meminfo's Buffers).
 local kmm = require "kmm"
 local P = kmm.PAGE_SIZE
 local MiB = 1024 * 1024
 
-local m <close> = kmm.boot{ram = "256M", cpus = 2, quiet = true}
+-- The scratch disk: a sparse 32 MiB host file, removed at the end.
+local scratch = os.tmpname()
+do
+  local f = assert(io.open(scratch, "wb"))
+  f:seek("set", 32 * 1024 * 1024 - 1)
+  f:write("\0")
+  f:close()
+end
+
+local m <close> = kmm.boot{ram = "256M", cpus = 2, quiet = true, disk = "scratch=" .. scratch}
 
 local chapter_no = 0
 local function chapter(title, caption)
@@ -160,9 +173,120 @@ print(("   both exited: AnonPages %d kB, PageTables %d kB: every frame is back."
   kb("AnonPages"), kb("PageTables")))
 m:check()
 
+-- 6 ---------------------------------------------------------------------
+-- The first of these programs the host has.
+local function first_present(paths)
+  for _, p in ipairs(paths) do
+    local f = io.open(p, "rb")
+    if f then f:close() return p end
+  end
+end
+local prog = first_present{"/usr/bin/python3", "/bin/bash", "/bin/sh"}
+
+chapter("Real programs: exec, and their pages from the page cache",
+[[exec maps a program's ELF segments from its file (code read-only and
+executable, data private and writable, bss anonymous), then its loader
+and shared libraries, and builds a stack with argv, envp and the auxiliary
+vector. Nothing is read yet: each page comes from the page cache when it is
+first touched, and from the disk only if it is not cached yet.]])
+local p1 = assert(m:spawn("prog"))
+assert(p1:exec(prog, {prog, "-c", "pass"}))
+local maps = m:view("maps", p1.pid)
+local lines, libs = 0, {}
+for line in maps:gmatch("[^\n]+") do
+  lines = lines + 1
+  local path = line:match("(/%S+)$")
+  if path and path ~= prog then libs[path] = true end
+  if lines <= 6 then print("     " .. line) end
+end
+local nlibs = 0
+for _ in pairs(libs) do nlibs = nlibs + 1 end
+print(("     ... %d areas in all: %s, %d libraries and the loader, bss, [stack]"):format(
+  lines, prog, nlibs - 1))
+indent(m:view("status", p1.pid), {"^VmSize", "^VmRSS"})
+
+-- Touch the program's code as running it would, page by page.
+local code_start, code_end = maps:match("(%x+)%-(%x+) r%-xp %x+ %S+ %d+ +" .. prog:gsub("%p", "%%%0") .. "\n")
+code_start, code_end = tonumber(code_start, 16), tonumber(code_end, 16)
+local before_cached = kb("Cached")
+assert(p1:touch(code_start, code_end - code_start, "r") == 0)
+print(("\n   reading its %d KiB of code: %d major faults, each reading a readahead window"):format(
+  (code_end - code_start) // 1024, p1.maj_flt))
+print(("   from the file (Cached +%d kB); the other faults found their page cached."):format(
+  kb("Cached") - before_cached))
+local p2 = assert(m:spawn("prog2"))
+assert(p2:exec(prog, {prog}))
+assert(p2:touch(code_start, code_end - code_start, "r") == 0)
+print(("   a second instance reads the same code: %d major faults, %d minor: every page was"):format(
+  p2.maj_flt, p2.min_flt))
+print("   already in the page cache, and both map the same frames.")
+p1:exit()
+p2:exit()
+
+-- 7 ---------------------------------------------------------------------
+chapter("The page cache: reads, deferred writes, writeback and sync",
+[[Reads look in the cache first; a miss reads the page, and sequential
+reads make readahead fetch ahead in growing windows. Writes only copy into
+cache pages and mark them dirty: the flusher writes pages dirty for more
+than 30 s (dirty_expire, checked every 5 s), and sync writes everything.]])
+m:drop_caches()
+local t = assert(m:spawn("io"))
+local buf = assert(t:mmap{len = 64 * 1024, prot = "rw"})
+local function read_all(path)
+  local fd = assert(t:open(path, "r"))
+  local total = 0
+  repeat
+    local n = assert(t:read(fd, buf, 64 * 1024))
+    total = total + n
+  until n == 0
+  t:close(fd)
+  return total
+end
+local function cache_counts() return m:stat("pgcache_hit"), m:stat("pgcache_miss"), m:stat("pgpgin") end
+local h0, m0, in0 = cache_counts()
+local size = read_all(prog)
+local h1, m1, in1 = cache_counts()
+print(("   first read of %s (%d KiB): %d page lookups missed, %d hit (readahead had"):format(
+  prog, size // 1024, m1 - m0, h1 - h0))
+print(("   fetched them), %d KiB read from the host"):format(in1 - in0))
+read_all(prog)
+local h2, m2 = cache_counts()
+print(("   second read: %d missed, %d hit"):format(m2 - m1, h2 - h1))
+
+local disk = assert(t:open("/dev/scratch", "rw"))
+assert(t:put(buf, string.rep("kmm!", 16 * 1024)))
+-- What the host file behind the disk holds at byte offset off.
+local function on_disk(off)
+  local f = assert(io.open(scratch, "rb"))
+  f:seek("set", off)
+  local bytes = f:read(4)
+  f:close()
+  return bytes
+end
+for i = 0, 63 do assert(t:write(disk, buf, 64 * 1024) == 64 * 1024) end
+assert(on_disk(8) == "\0\0\0\0", "written before writeback")
+print(("\n   wrote 4 MiB to /dev/scratch: Dirty %d kB, Buffers %d kB, nothing on the disk yet"):format(
+  kb("Dirty"), kb("Buffers")))
+m:advance(29)
+print(("   29 s later: Dirty %d kB (not old enough)"):format(kb("Dirty")))
+m:advance(7)
+print(("   36 s later: Dirty %d kB, %d KiB written back by the flusher"):format(
+  kb("Dirty"), m:stat("pgpgout")))
+for i = 0, 31 do assert(t:write(disk, buf, 64 * 1024) == 64 * 1024) end
+print(("   2 MiB more: Dirty %d kB; then sync:"):format(kb("Dirty")))
+if m:plot_recording() then m:plot_mark("sync") end
+assert(m:sync() == 0)
+print(("   Dirty %d kB, %d KiB written back in all"):format(kb("Dirty"), m:stat("pgpgout")))
+t:close(disk)
+t:exit()
+assert(on_disk(8) == "kmm!" and on_disk(4 * 1024 * 1024 + 8) == "kmm!", "the disk holds the writes")
+print("   and the host file behind /dev/scratch holds the bytes written.")
+m:check()
+
 -- The end ---------------------------------------------------------------
 chapter("The views at the end", [[/proc/meminfo and the /proc/vmstat counters this tour moved.]])
 indent(m:view("meminfo"))
 print()
 indent(m:view("vmstat"), {"^pgalloc_dma32", "^pgfree", "^pgfault", "^pcp_", "^nr_tlb"})
 print("\n   Every invariant checker passed (m:check()).")
+os.remove(scratch)

@@ -106,7 +106,8 @@ done
 # kmm alone: the tour to its end, charted into ./kmm-tour.svg.
 (cd "$T" && "$KMM" >"$T/out" 2>"$T/err") || fail "kmm alone failed: $(head -c 300 "$T/err")"
 for word in "1. Boot" "2. The buddy system" "3. The slab allocator" "demand paging" \
-	"5. fork and copy-on-write" "every frame is back" "Every invariant checker passed" \
+	"5. fork and copy-on-write" "every frame is back" "6. Real programs" "0 major faults" \
+	"7. The page cache" "holds the bytes written" "Every invariant checker passed" \
 	"plot: wrote kmm-tour.svg"; do
 	has "$word" out "kmm (the tour)"
 done
