@@ -235,7 +235,7 @@ static struct disk *find_disk(const char *path)
 int arch_fs_open(const char *path, int flags, unsigned int mode, struct arch_file **out)
 {
 	int acc = flags & KMM_O_ACCMODE;
-	int oflags = O_CLOEXEC | O_NOCTTY;
+	int oflags = O_CLOEXEC | O_NOCTTY | O_NONBLOCK;   /* a FIFO must not block */
 	struct disk *disk;
 	struct arch_file *f;
 	struct stat st;
@@ -290,6 +290,15 @@ opened:
 
 		close(fd);
 		return e;
+	}
+	/*
+	 * The cache holds regular files, directories and our disks. A host
+	 * FIFO, socket or device has no pages to cache (and a FIFO would
+	 * block): refused as a device that is not there, as ENXIO says.
+	 */
+	if (!disk && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+		close(fd);
+		return -KMM_ENXIO;
 	}
 	f = calloc(1, sizeof(*f));
 	if (!f) {

@@ -660,6 +660,15 @@ static void test_bad_input_gets_errno(void **state)
 		assert_int_equal(sys_close(t, (int)fd), 0);
 	assert_int_equal(sys_open(t, "/../../etc/passwd", KMM_O_RDONLY, 0), -KMM_ENOENT);
 	assert_int_equal(sys_open(t, "/dir", KMM_O_RDWR, 0), -KMM_EISDIR);
+	/* A host FIFO is not cached (and must not block the machine). */
+	{
+		char p[512];
+
+		host_path(p, sizeof(p), "/fifo");
+		assert_int_equal(mkfifo(p, 0644), 0);
+		assert_int_equal(sys_open(t, "/fifo", KMM_O_RDONLY, 0), -KMM_ENXIO);
+		assert_int_equal(sys_open(t, "/fifo", KMM_O_WRONLY, 0), -KMM_ENXIO);
+	}
 	fd = sys_open(t, "/dir", KMM_O_RDONLY, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(sys_read(t, (int)fd, (uintptr_t)buf, 10), -KMM_EISDIR);
