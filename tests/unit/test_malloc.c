@@ -25,6 +25,8 @@
 
 #include <cmocka.h>
 
+#include <kmm/slab.h>
+
 #include "kmm_malloc.h"
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -470,6 +472,43 @@ static void test_large_runs(void **state)
 	assert_int_equal(kmm_malloc_check(), 0);
 }
 
+/*
+ * kmem_cache_is_object, which free() trusts to refuse interior pointers,
+ * finds the object index by a multiplication with a reciprocal: exact for
+ * every object size, at every byte around real objects.
+ */
+static void test_is_object_exact(void **state)
+{
+	static const size_t sizes[] = { 8, 24, 40, 72, 104, 200, 1000, 3000, 5000,
+					12345, 40000, 65536 + 8, 131072 };
+	char name[32];
+
+	kmmtest_free(kmmtest_malloc(1));   /* booted, and this thread has a slot */
+	for (unsigned int i = 0; i < ARRAY_LEN(sizes); i++) {
+		struct kmem_cache *cp;
+		struct kmem_cache_info info;
+		char *obj[24];
+
+		snprintf(name, sizeof(name), "isobj-%zu", sizes[i]);
+		cp = kmem_cache_create(name, sizes[i], 0, 0, NULL);
+		assert_non_null(cp);
+		kmem_cache_get_info(cp, &info);
+		for (unsigned int k = 0; k < ARRAY_LEN(obj); k++) {
+			obj[k] = kmem_cache_alloc(cp, 0);
+			assert_non_null(obj[k]);
+		}
+		for (unsigned int k = 0; k < ARRAY_LEN(obj); k++) {
+			assert_true(kmem_cache_is_object(cp, obj[k]));
+			for (size_t d = 1; d < info.buffer_size; d += d < 64 ? 1 : 61)
+				assert_false(kmem_cache_is_object(cp, obj[k] + d));
+			assert_false(kmem_cache_is_object(cp, obj[k] + info.buffer_size - 1));
+		}
+		for (unsigned int k = 0; k < ARRAY_LEN(obj); k++)
+			kmem_cache_free(cp, obj[k]);
+		assert_int_equal(kmem_cache_destroy(cp), 0);
+	}
+}
+
 /* The heap grows by sections as it needs memory, and gives memory back. */
 static void test_growth_and_trim(void **state)
 {
@@ -572,6 +611,7 @@ int main(void)
 		cmocka_unit_test(test_alignments),
 		cmocka_unit_test(test_hardening),
 		cmocka_unit_test(test_large_runs),
+		cmocka_unit_test(test_is_object_exact),
 		cmocka_unit_test(test_growth_and_trim),
 		cmocka_unit_test(test_fork),
 	};
