@@ -741,7 +741,9 @@ static void ra_on_miss(struct file *f, pgoff_t index, unsigned long req)
 	} else if (sequential) {
 		f->f_ra.start = index;
 		f->f_ra.size = (unsigned int)ra_init_size(req);
-		f->f_ra.async_size = f->f_ra.size > req ? f->f_ra.size - (unsigned int)req : 0;
+		/* A request as large as the window triggers the next one at once. */
+		f->f_ra.async_size = f->f_ra.size > req ? f->f_ra.size - (unsigned int)req
+						       : f->f_ra.size;
 	} else {
 		/* Random: read what was asked for, forget the window. */
 		f->f_ra.start = index;
@@ -786,6 +788,8 @@ static int read_get_page(struct file *f, pgoff_t index, unsigned long req,
 	} else {
 		count_vm_event(PGCACHE_MISS);
 		ra_on_miss(f, index, req);
+		/* The page that opened the window may be its trigger too. */
+		ra_on_hit(f, index);
 	}
 	/* The window's read may have failed or skipped it: read it alone. */
 	return get_page_uptodate(m, index, out, major);

@@ -323,6 +323,19 @@ static void test_readahead_grows_on_sequential(void **state)
 	assert_int_equal(vm_event_sum(PGCACHE_MISS) - miss0, 1);
 	assert_int_equal(f->f_mapping->nrpages, 256);
 	fput(f);
+	/* With 64 KiB reads (as large as a window) too: one miss in all. */
+	drop_caches();
+	f = open_or_fail("/seq", KMM_O_RDONLY);
+	miss0 = vm_event_sum(PGCACHE_MISS);
+	for (pos = 0; pos < (loff_t)size;) {
+		static unsigned char big[16 * PG];
+
+		assert_int_equal(kernel_read(f, big, sizeof(big), &pos), (long)sizeof(big));
+		assert_memory_equal(big, want + pos - sizeof(big), sizeof(big));
+	}
+	assert_int_equal(vm_event_sum(PGCACHE_MISS) - miss0, 1);
+	assert_int_equal(f->f_ra.size, 32);
+	fput(f);
 	free(want);
 	assert_all_back();
 }
