@@ -68,6 +68,8 @@ static void cpu_fn(unsigned int cpu, void *arg)
 		}
 		if (cpu == 1) {
 			drop_caches();
+			/* The flusher runs here, on CPU 1, while CPU 0 writes. */
+			emu_advance_ns(7000000000ULL);
 		} else {
 			loff_t wpos = (loff_t)(r % 4) * 1000;
 			unsigned char b[1500];
