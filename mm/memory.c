@@ -49,7 +49,8 @@
  *   rss              MM_ANONPAGES / MM_SHMEMPAGES / MM_FILEPAGES count
  *                    entries, not pages;
  *   NR_ANON_MAPPED   private anonymous pages with _mapcount >= 0;
- *   NR_FILE_MAPPED   page-cache pages with _mapcount >= 0.
+ *   NR_FILE_MAPPED   page-cache pages with _mapcount >= 0;
+ *   NR_SHMEM         pages held by shared_anon objects, mapped or not.
  *
  * TLB. Changing or clearing a present entry is followed by an arch flush,
  * and a frame (or table) that was reachable is freed only after it: the
@@ -410,6 +411,7 @@ static void sa_free_node(struct shared_anon *sa, void **node, unsigned int level
 			if (atomic_load(&page->_mapcount) != -1)
 				panic("shared_anon %p freed while page %lu is still mapped",
 				      (void *)sa, page->index);
+			mod_zone_page_state(page_zone(page), NR_SHMEM, -1);
 			put_user_page(page);
 			__atomic_fetch_sub(&sa->nr_held, 1, __ATOMIC_RELAXED);
 		} else {
@@ -471,6 +473,7 @@ static struct page *shared_anon_find(struct shared_anon *sa, unsigned long pgoff
 			page->index = pgoff;
 			*slot = page;
 			__atomic_fetch_add(&sa->nr_held, 1, __ATOMIC_RELAXED);
+			mod_zone_page_state(page_zone(page), NR_SHMEM, 1);
 		}
 	}
 	if (page)

@@ -67,6 +67,7 @@ void meminfo_show(struct seq_buf *s, long arg)
 	show_val_kb(s, "Writeback:", global_zone_page_state(NR_WRITEBACK));
 	show_val_kb(s, "AnonPages:", global_zone_page_state(NR_ANON_MAPPED));
 	show_val_kb(s, "Mapped:", global_zone_page_state(NR_FILE_MAPPED));
+	show_val_kb(s, "Shmem:", global_zone_page_state(NR_SHMEM));
 	show_val_kb(s, "PageTables:", global_zone_page_state(NR_PAGETABLE));
 }
 

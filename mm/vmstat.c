@@ -81,6 +81,7 @@ void vmstat_show(struct seq_buf *s, long arg)
 		static const struct { const char *name; enum zone_stat_item item; } zs[] = {
 			{ "nr_file_pages", NR_FILE_PAGES }, { "nr_dirty", NR_FILE_DIRTY },
 			{ "nr_writeback", NR_WRITEBACK }, { "nr_mapped", NR_FILE_MAPPED },
+			{ "nr_shmem", NR_SHMEM },
 		};
 
 		for (unsigned int i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {

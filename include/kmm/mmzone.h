@@ -56,6 +56,7 @@ enum zone_stat_item {
 	NR_FILE_DIRTY,      /* of which PG_dirty (Dirty) */
 	NR_WRITEBACK,       /* of which PG_writeback (Writeback) */
 	NR_FILE_MAPPED,     /* of which mapped by some task (Mapped) */
+	NR_SHMEM,           /* pages of shared anonymous objects (Shmem) */
 	NR_VM_ZONE_STAT_ITEMS,
 };
 
