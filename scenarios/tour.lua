@@ -114,20 +114,33 @@ local cache = m:cache_create{name = "tour_object", size = 200, align = 64}
 local objs = {}
 for i = 1, 2000 do objs[i] = cache:alloc() end
 local info = cache:info()
-print(("   2000 objects of 200 bytes (%d with alignment): %d slabs of %d frame(s), %d objects"):format(
-  info.buffer_size, info.slabs_full + info.slabs_partial + info.slabs_free, info.pages_per_slab,
-  info.objs_per_slab))
-print(("   each; %d colours, %d bytes apart; %d bytes of the slabs' %d are padding or left over."):format(
-  info.colours, info.colour_off, info.waste_padding + info.waste_leftover, info.bytes_total))
-indent(m:view("slabinfo"), {"^# name", "^tour_object", "^kmalloc%-256 ", "^task_struct", "^vm_area_struct"})
+if m:kma() == "slab" then
+  print(("   2000 objects of 200 bytes (%d with alignment): %d slabs of %d frame(s), %d objects"):format(
+    info.buffer_size, info.slabs_full + info.slabs_partial + info.slabs_free, info.pages_per_slab,
+    info.objs_per_slab))
+  print(("   each; %d colours, %d bytes apart; %d bytes of the slabs' %d are padding or left over."):format(
+    info.colours, info.colour_off, info.waste_padding + info.waste_leftover, info.bytes_total))
+  indent(m:view("slabinfo"), {"^# name", "^tour_object", "^kmalloc%-256 ", "^task_struct", "^vm_area_struct"})
+else
+  -- kmm --kma NAME: every cache's objects come from that design instead.
+  print(("   This machine's kernel memory allocator is %s (--kma): the cache is a name"):format(m:kma()))
+  print(("   over it, so its 2000 objects of 200 bytes sit in %s's blocks, with no slabs,"):format(m:kma()))
+  print("   no colours and no constructed objects kept. What the design holds:")
+  indent(m:view("kmainfo"), {"^kma ", "^" .. m:kma() .. " "})
+end
 m:drain_pages()
 local before = kb("MemFree")
 for i = 1, 2000 do cache:free(objs[i]) end
 local reaped = cache:shrink()
 m:drain_pages()
-print(("\n   all freed, then the cache reaped: MemFree +%d kB (%d frames by the reap, the"):format(
-  kb("MemFree") - before, reaped))
-print("   rest as slabs emptied beyond the cache's free-slab limit).")
+if m:kma() == "slab" then
+  print(("\n   all freed, then the cache reaped: MemFree +%d kB (%d frames by the reap, the"):format(
+    kb("MemFree") - before, reaped))
+  print("   rest as slabs emptied beyond the cache's free-slab limit).")
+else
+  print(("\n   all freed: MemFree +%d kB, as far as %s gives frames back."):format(
+    kb("MemFree") - before, m:kma()))
+end
 cache:destroy()
 
 -- 4 ---------------------------------------------------------------------
