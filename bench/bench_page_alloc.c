@@ -3,7 +3,9 @@
  * same run with the same loop shape: take a window of W blocks, then give
  * them back in the order taken; the time reported is per alloc+free pair.
  *
- *   page.order0.pcp      order 0 through the per-CPU lists
+ *   page.order0.pcp      order 0 through the per-CPU lists, deterministic
+ *                        machine (one host thread: locks are plain stores)
+ *   page.order0.pcp.smp  the same on an SMP machine, one thread running
  *   page.order0.buddy    order 0 through the buddy lists alone (pcp_lists off)
  *   page.order3          order 3 (32 KiB)
  *   page.order9          order 9 (2 MiB, a pageblock)
@@ -316,6 +318,13 @@ int main(int argc, char **argv)
 	l = (struct loop){ .orders = mix, .gfp = GFP_KERNEL };
 	run("page.mix", &l);
 
+	/* The per-CPU path of an SMP machine (one thread running): its locks
+	   are atomic instructions there. */
+	if (bench_group_selected("page.order0.pcp.smp")) {
+		boot(true, EMU_SMP, 2);
+		l = (struct loop){ .order = 0, .gfp = GFP_KERNEL };
+		run("page.order0.pcp.smp", &l);
+	}
 	run_scaling();
 	if (emu_booted())
 		emu_shutdown();

@@ -4,7 +4,11 @@
  * same function pointers (an allocator is a pair alloc/free):
  *
  *   slab.cache64 / .cache256 / .cache1k   alloc+free of one object size, a
- *                         window of 8 held at once: the magazine hit path
+ *                         window of 8 held at once: the magazine hit path,
+ *                         on a deterministic machine (one host thread: the
+ *                         locks take no atomic instruction, lock.h)
+ *   slab.cache64.smp      the same on an SMP machine (one thread running),
+ *                         where each magazine operation locks its CPU slot
  *   slab.burst1m          1,000,000 64-byte allocations, then all the frees
  *   slab.prodcons         64-byte objects allocated on CPU 0, freed on
  *                         CPU 1 (two host threads), ns per object
@@ -264,7 +268,7 @@ static void report_all(const char *name, const char *unit, double kmm,
 		bench_report(name, unit, kmm, peers[p].name, peer_val[p]);
 }
 
-static void run_fixed(const char *name, size_t size)
+static void run_fixed(const char *name, size_t size, enum emu_mode mode)
 {
 	struct allocator kmm = { .name = "kmm", .alloc = kmm_cache_alloc, .free = kmm_cache_free };
 	struct allocator fl = { .name = "freelist", .alloc = fl_alloc, .free = fl_free };
@@ -273,7 +277,7 @@ static void run_fixed(const char *name, size_t size)
 
 	if (!bench_selected(name))
 		return;
-	boot(EMU_DET, 2);
+	boot(mode, 2);
 	kmm.cache = kmem_cache_create(name, size, 0, 0, NULL);
 	l.a = &kmm;
 	kv = bench_ns_per_op(hit_loop, &l, W);
@@ -590,9 +594,10 @@ int main(int argc, char **argv)
 
 	/* First, while every peer's heap is fresh: RSS growth is then its own. */
 	run_overhead();
-	run_fixed("slab.cache64", 64);
-	run_fixed("slab.cache256", 256);
-	run_fixed("slab.cache1k", 1024);
+	run_fixed("slab.cache64", 64, EMU_DET);
+	run_fixed("slab.cache256", 256, EMU_DET);
+	run_fixed("slab.cache1k", 1024, EMU_DET);
+	run_fixed("slab.cache64.smp", 64, EMU_SMP);
 	run_burst();
 	run_random();
 	run_prodcons();

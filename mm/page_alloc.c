@@ -801,7 +801,7 @@ void __free_pages(struct page *page, unsigned int order)
 		     !IS_ALIGNED(page_to_pfn(page), 1UL << order)))
 		panic("__free_pages: bad block pfn %#lx order %u",
 		      page_to_pfn(page), order);
-	old = atomic_fetch_sub_explicit(&page->_refcount, 1, memory_order_acq_rel);
+	old = page_ref_add_old(page, -1);
 	if (likely(old == 1)) {
 		free_the_page(page, order);
 	} else if (unlikely(old <= 0)) {

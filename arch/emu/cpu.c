@@ -27,6 +27,8 @@
 
 /* Set at boot before any CPU thread starts; constant until shutdown. */
 enum emu_mode emu_cpu_mode = EMU_DET;
+/* Deterministic mode runs every CPU on one host thread (lock.h). */
+bool arch_smp_threads = true;
 static unsigned int nr_cpus = 1;
 
 unsigned int emu_det_cpu;                    /* deterministic mode */
@@ -35,6 +37,7 @@ _Thread_local unsigned int emu_smp_cpu;      /* SMP mode; 0 on the main thread *
 void emu_cpus_boot(unsigned int nr, enum emu_mode mode)
 {
 	emu_cpu_mode = mode;
+	arch_smp_threads = mode != EMU_DET;
 	nr_cpus = nr;
 	emu_det_cpu = 0;
 	emu_smp_cpu = 0;
@@ -43,6 +46,7 @@ void emu_cpus_boot(unsigned int nr, enum emu_mode mode)
 void emu_cpus_shutdown(void)
 {
 	emu_cpu_mode = EMU_DET;
+	arch_smp_threads = true;
 	nr_cpus = 1;
 	emu_det_cpu = 0;
 	emu_smp_cpu = 0;

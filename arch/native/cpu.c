@@ -45,6 +45,9 @@ unsigned int arch_this_cpu(void)
 	return native_self.slot;
 }
 
+/* The host program's threads all may call in at once. */
+bool arch_smp_threads = true;
+
 unsigned int arch_nr_cpus(void)
 {
 	return NATIVE_NR_SLOTS;

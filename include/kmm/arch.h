@@ -78,6 +78,17 @@ static inline phys_addr_t virt_to_phys(const void *va)
  * slot (mm/slab.c, "Owned slots").
  */
 
+/*
+ * Can two host threads run kernel code at the same time? An arch whose
+ * CPUs all run on one host thread (the emulated machine's deterministic
+ * mode) sets it false, and the locks of lock.h then take and release with
+ * plain loads and stores instead of atomic read-modify-write instructions
+ * (about 10 ns an uncontended lock and unlock on the 2-core VM): a
+ * uniprocessor kernel's spinlocks compile away for the same reason. It
+ * changes only while no machine runs.
+ */
+extern bool arch_smp_threads;
+
 /* The CPU the caller runs on, 0 <= cpu < arch_nr_cpus(). */
 unsigned int arch_this_cpu(void);
 /* The number of CPUs, at most KMM_MAX_CPUS; fixed after boot. */

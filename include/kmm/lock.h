@@ -5,6 +5,12 @@
  * (a deterministic single-threaded arch panics there: a contended lock in
  * that mode is a deadlock), arch_yield() while a sleeping lock waits.
  *
+ * On a machine whose CPUs share one host thread (arch_smp_threads false)
+ * nothing runs between a lock's test and its set, so the locks skip the
+ * atomic read-modify-write: relaxed loads and stores, plain moves on x86,
+ * keep the lock's state (and the deterministic arch's deadlock check)
+ * without its cost. The branch on the flag is always predicted.
+ *
  * A port into a kernel with interrupts would add irq-saving variants here;
  * the emulated machine has no interrupts that take these locks.
  */
@@ -25,8 +31,19 @@ static inline void spin_lock_init(spinlock_t *lock)
 	atomic_init(&lock->locked, 0);
 }
 
+/* Test-and-set of a lock word without an atomic instruction (one thread). */
+static inline bool up_trylock(atomic_uint *word)
+{
+	if (atomic_load_explicit(word, memory_order_relaxed))
+		return false;
+	atomic_store_explicit(word, 1, memory_order_relaxed);
+	return true;
+}
+
 static inline bool spin_trylock(spinlock_t *lock)
 {
+	if (!arch_smp_threads)
+		return up_trylock(&lock->locked);
 	return !atomic_exchange_explicit(&lock->locked, 1, memory_order_acquire);
 }
 
@@ -61,6 +78,8 @@ static inline void mutex_init(mutex_t *m)
 
 static inline bool mutex_trylock(mutex_t *m)
 {
+	if (!arch_smp_threads)
+		return up_trylock(&m->locked);
 	return !atomic_exchange_explicit(&m->locked, 1, memory_order_acquire);
 }
 
@@ -97,6 +116,10 @@ static inline void read_lock(rwlock_t *rw)
 {
 	for (;;) {
 		int c = atomic_load_explicit(&rw->count, memory_order_relaxed);
+		if (!arch_smp_threads && c >= 0) {
+			atomic_store_explicit(&rw->count, c + 1, memory_order_relaxed);
+			return;
+		}
 		if (c >= 0 && atomic_compare_exchange_weak_explicit(
 				      &rw->count, &c, c + 1, memory_order_acquire,
 				      memory_order_relaxed))
@@ -107,6 +130,12 @@ static inline void read_lock(rwlock_t *rw)
 
 static inline void read_unlock(rwlock_t *rw)
 {
+	if (!arch_smp_threads) {
+		atomic_store_explicit(&rw->count,
+				      atomic_load_explicit(&rw->count, memory_order_relaxed) - 1,
+				      memory_order_relaxed);
+		return;
+	}
 	atomic_fetch_sub_explicit(&rw->count, 1, memory_order_release);
 }
 
@@ -114,7 +143,12 @@ static inline void write_lock(rwlock_t *rw)
 {
 	for (;;) {
 		int c = 0;
-		if (atomic_compare_exchange_weak_explicit(&rw->count, &c, RW_WRITER,
+		if (!arch_smp_threads) {
+			if (atomic_load_explicit(&rw->count, memory_order_relaxed) == 0) {
+				atomic_store_explicit(&rw->count, RW_WRITER, memory_order_relaxed);
+				return;
+			}
+		} else if (atomic_compare_exchange_weak_explicit(&rw->count, &c, RW_WRITER,
 							  memory_order_acquire,
 							  memory_order_relaxed))
 			return;

@@ -22,6 +22,7 @@
 #ifndef KMM_MM_TYPES_H
 #define KMM_MM_TYPES_H
 
+#include <kmm/arch.h>
 #include <kmm/list.h>
 #include <kmm/types.h>
 #include <stdatomic.h>
@@ -120,16 +121,32 @@ static inline void set_page_count(struct page *page, int v)
 	atomic_store_explicit(&page->_refcount, v, memory_order_relaxed);
 }
 
+/*
+ * Adds delta to the reference count and returns the old count: an atomic
+ * add where host threads may race, a load and a store where every CPU
+ * runs on one host thread (arch_smp_threads; the add is the costliest
+ * step of freeing a page there).
+ */
+static inline int page_ref_add_old(struct page *page, int delta)
+{
+	if (!arch_smp_threads) {
+		int old = atomic_load_explicit(&page->_refcount, memory_order_relaxed);
+
+		atomic_store_explicit(&page->_refcount, old + delta, memory_order_relaxed);
+		return old;
+	}
+	return atomic_fetch_add_explicit(&page->_refcount, delta, memory_order_acq_rel);
+}
+
 static inline void get_page(struct page *page)
 {
-	atomic_fetch_add_explicit(&page->_refcount, 1, memory_order_relaxed);
+	page_ref_add_old(page, 1);
 }
 
 /* Drops a reference; true when it was the last one. */
 static inline bool put_page_testzero(struct page *page)
 {
-	return atomic_fetch_sub_explicit(&page->_refcount, 1,
-					 memory_order_acq_rel) == 1;
+	return page_ref_add_old(page, -1) == 1;
 }
 
 static inline unsigned int page_zonenum(const struct page *page)

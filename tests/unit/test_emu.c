@@ -794,6 +794,7 @@ static void test_det_deadlock_panics(void **state)
 {
 	spinlock_t lock = SPINLOCK_INIT;
 	mutex_t mutex;
+	rwlock_t rw;
 
 	th_boot(32 * MiB, 2, EMU_DET);
 	TH_EXPECT_PANIC(arch_cpu_relax(), "deadlock");
@@ -805,6 +806,31 @@ static void test_det_deadlock_panics(void **state)
 	mutex_lock(&mutex);
 	TH_EXPECT_PANIC(mutex_lock(&mutex), "sleeping lock");
 	mutex_unlock(&mutex);
+	/* The reader-writer lock without atomics keeps its states too. */
+	rwlock_init(&rw);
+	read_lock(&rw);
+	read_lock(&rw);
+	TH_EXPECT_PANIC(write_lock(&rw), "deadlock");
+	read_unlock(&rw);
+	read_unlock(&rw);
+	write_lock(&rw);
+	TH_EXPECT_PANIC(read_lock(&rw), "deadlock");
+	write_unlock(&rw);
+	read_lock(&rw);
+	read_unlock(&rw);
+	assert_int_equal(atomic_load(&rw.count), 0);
+	th_shutdown();
+}
+
+/* One host thread: the locks skip atomics; several: they use them. */
+static void test_lock_mode_follows_machine(void **state)
+{
+	th_boot(32 * MiB, 2, EMU_DET);
+	assert_false(arch_smp_threads);
+	th_shutdown();
+	assert_true(arch_smp_threads);
+	th_boot(32 * MiB, 2, EMU_SMP);
+	assert_true(arch_smp_threads);
 	th_shutdown();
 }
 
@@ -948,6 +974,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_smp_cpus, th_teardown),
 		cmocka_unit_test_teardown(test_det_cpus, th_teardown),
 		cmocka_unit_test_teardown(test_det_deadlock_panics, th_teardown),
+		cmocka_unit_test_teardown(test_lock_mode_follows_machine, th_teardown),
 		cmocka_unit_test_teardown(test_smp_spinlock, th_teardown),
 		cmocka_unit_test_teardown(test_console_capture, th_teardown),
 		cmocka_unit_test_teardown(test_panic_handler, th_teardown),
