@@ -42,9 +42,9 @@
  *  - smaps of shared areas: Linux's fork does not copy their page-table
  *    entries, kmm's does, so their page counts are not compared (see
  *    compare_smaps).
- * Known kmm bugs the test found are listed below (KMM_BUG_*), each with
- * the one case it turns off or counts. Anything else that differs fails
- * the test with the step's log and both listings.
+ * The kmm bugs the test found have all been fixed (git log names them);
+ * anything else that differs fails the test with the step's log and both
+ * listings.
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
