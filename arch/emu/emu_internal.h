@@ -13,19 +13,6 @@
 void emu_cpus_boot(unsigned int nr, enum emu_mode mode);
 void emu_cpus_shutdown(void);
 
-/*
- * The current CPU, inline for the MMU's TLB-hit path (arch_this_cpu is the
- * same, out of line for the core): a branch and a load.
- */
-extern enum emu_mode emu_cpu_mode;
-extern unsigned int emu_det_cpu;
-extern _Thread_local unsigned int emu_smp_cpu;
-
-static inline unsigned int emu_this_cpu(void)
-{
-	return emu_cpu_mode == EMU_DET ? emu_det_cpu : emu_smp_cpu;
-}
-
 /* time.c: the clock starts at 0; shutdown drops every queued work item. */
 void emu_time_boot(enum emu_mode mode);
 void emu_time_shutdown(void);

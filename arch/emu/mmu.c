@@ -10,7 +10,10 @@
  * level allows it AND the PTE's Dirty bit is set, so the first write
  * through an entry a read loaded misses and walks again to set D, as
  * hardware must), execute (no level has NX). A hit is then one compare of
- * the tag of the access's kind, and the 32-byte entry is found by a shift. There are no PCIDs: a CPU that switches to
+ * the tag of the access's kind, and the 32-byte entry is found by a shift.
+ * That hit path is inline in the caller (include/kmm/emu_mmu.h, with the
+ * TLB structures it reads); everything else is here, from emu_load_slow
+ * and emu_store_slow on. There are no PCIDs: a CPU that switches to
  * another mm flushes its whole TLB, and records itself in the new mm's
  * context.cpumask (bits are never cleared: a CPU that left the mm has
  * flushed, so a stale bit costs a flusher one glance, nothing more).
@@ -81,56 +84,34 @@
 
 #include "emu_internal.h"
 
-#define TLB_ENTRIES 64
-/* Kinds of access: tag indices, and bits of a "need" mask. */
-enum { TLB_R, TLB_W, TLB_X, TLB_KINDS };
-#define TLB_READ (1u << TLB_R)    /* any valid entry */
-#define TLB_WRITE (1u << TLB_W)   /* writable at every level and Dirty */
-#define TLB_EXEC (1u << TLB_X)    /* no NX at any level */
+#define TLB_READ (1u << EMU_TLB_R)    /* any valid entry */
+#define TLB_WRITE (1u << EMU_TLB_W)   /* writable at every level and Dirty */
+#define TLB_EXEC (1u << EMU_TLB_X)    /* no NX at any level */
 #define TLB_NONE (~0ULL)
 
 #define GEN_BASE_SHIFT 32
 
-struct tlb_entry {
-	uint64_t tag[TLB_KINDS];   /* the vpn an access of that kind may use, or TLB_NONE */
-	char *frame;               /* host address of the frame */
-};
+_Static_assert(sizeof(struct emu_tlb_entry) == 32, "a TLB entry is found by a shift");
 
-_Static_assert(sizeof(struct tlb_entry) == 32, "a TLB entry is found by a shift");
-
-static inline void tlb_entry_clear(struct tlb_entry *te)
+static inline void tlb_entry_clear(struct emu_tlb_entry *te)
 {
-	for (unsigned int k = 0; k < TLB_KINDS; k++)
+	for (unsigned int k = 0; k < EMU_TLB_KINDS; k++)
 		te->tag[k] = TLB_NONE;
 }
 
 /* te holds vpn with every kind of access in need. */
-static inline bool tlb_entry_permits(const struct tlb_entry *te, uint64_t vpn, uint32_t need)
+static inline bool tlb_entry_permits(const struct emu_tlb_entry *te, uint64_t vpn, uint32_t need)
 {
-	for (unsigned int k = 0; k < TLB_KINDS; k++)
+	for (unsigned int k = 0; k < EMU_TLB_KINDS; k++)
 		if ((need & (1u << k)) && te->tag[k] != vpn)
 			return false;
 	return true;
 }
 
-struct mmu_cpu {
-	_Atomic(struct mm *) mm;     /* current mm; arch_mm_release may clear it */
-	uint64_t gen;                /* generation the entries are valid for (owner only) */
-	bool smp;                    /* the machine's mode, cached by mmu_enter (owner only) */
-	_Atomic uint64_t active;     /* SMP: generation of the access in progress; 0: none */
-	atomic_ulong hits, misses, faults, flushes_all, flushes_one, shootdowns;
-	struct tlb_entry tlb[TLB_ENTRIES];
-} __attribute__((aligned(64)));
 
-static struct mmu_cpu mmu_cpus[KMM_MAX_CPUS];
+struct emu_mmu_cpu emu_mmu_cpus[KMM_MAX_CPUS];
 static _Atomic uint64_t mm_serial;
 
-/* Only the owning CPU writes its counters. */
-static inline void stat_add(atomic_ulong *c, unsigned long n)
-{
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
-			      memory_order_relaxed);
-}
 
 static inline bool smp_mode(void)
 {
@@ -153,11 +134,11 @@ static uint64_t mm_gen(struct mm *mm)
 	return g;
 }
 
-static void tlb_flush_all(struct mmu_cpu *c)
+static void tlb_flush_all(struct emu_mmu_cpu *c)
 {
-	for (unsigned int i = 0; i < TLB_ENTRIES; i++)
+	for (unsigned int i = 0; i < EMU_TLB_ENTRIES; i++)
 		tlb_entry_clear(&c->tlb[i]);
-	stat_add(&c->flushes_all, 1);
+	emu_mmu_stat_add(&c->flushes_all, 1);
 	count_vm_event(NR_TLB_LOCAL_FLUSH_ALL);
 }
 
@@ -165,7 +146,7 @@ static void tlb_flush_all(struct mmu_cpu *c)
  * Makes c's TLB valid for mm (switching to it if needed) and, in SMP mode,
  * opens an access: c->active holds the generation in use.
  */
-static void mmu_enter(struct mmu_cpu *c, unsigned int cpu, struct mm *mm, bool smp)
+static void mmu_enter(struct emu_mmu_cpu *c, unsigned int cpu, struct mm *mm, bool smp)
 {
 	/*
 	 * A reboot always comes through here before the fast path can run
@@ -203,25 +184,20 @@ static void mmu_enter(struct mmu_cpu *c, unsigned int cpu, struct mm *mm, bool s
 	}
 }
 
-static inline void mmu_exit(struct mmu_cpu *c, bool smp)
-{
-	if (smp)
-		atomic_store_explicit(&c->active, 0, memory_order_release);
-}
 
 /*
  * Walks mm's tables for va and fills c's entry. Returns 0, or the page-fault
  * error code (never 0: PF_USER is always set).
  */
-static unsigned int mmu_walk(struct mmu_cpu *c, struct mm *mm, uint64_t va, uint32_t need)
+static unsigned int mmu_walk(struct emu_mmu_cpu *c, struct mm *mm, uint64_t va, uint32_t need)
 {
 	bool write = need & TLB_WRITE, exec = need & TLB_EXEC;
 	unsigned int err = PF_USER | (write ? PF_WRITE : 0) | (exec ? PF_INSTR : 0);
 	pteval_t *table = phys_to_virt(mm->pgd), e = 0;
 	bool rw = true, x = true;
-	struct tlb_entry *te;
+	struct emu_tlb_entry *te;
 
-	stat_add(&c->misses, 1);
+	emu_mmu_stat_add(&c->misses, 1);
 	if (va >= TASK_SIZE)
 		return err;   /* the kernel half, or non-canonical: never user-mapped */
 	for (int level = 3; level >= 0; level--) {
@@ -247,11 +223,11 @@ static unsigned int mmu_walk(struct mmu_cpu *c, struct mm *mm, uint64_t va, uint
 				   (unsigned long long)e, level, (unsigned long long)va);
 		table = phys_to_virt(e & PTE_PFN_MASK);
 	}
-	te = &c->tlb[(va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)];
+	te = &c->tlb[(va >> PAGE_SHIFT) & (EMU_TLB_ENTRIES - 1)];
 	te->frame = (char *)table;
-	te->tag[TLB_R] = va >> PAGE_SHIFT;
-	te->tag[TLB_W] = rw && (e & _PAGE_DIRTY) ? va >> PAGE_SHIFT : TLB_NONE;
-	te->tag[TLB_X] = x ? va >> PAGE_SHIFT : TLB_NONE;
+	te->tag[EMU_TLB_R] = va >> PAGE_SHIFT;
+	te->tag[EMU_TLB_W] = rw && (e & _PAGE_DIRTY) ? va >> PAGE_SHIFT : TLB_NONE;
+	te->tag[EMU_TLB_X] = x ? va >> PAGE_SHIFT : TLB_NONE;
 	return 0;
 }
 
@@ -259,7 +235,7 @@ static unsigned int mmu_walk(struct mmu_cpu *c, struct mm *mm, uint64_t va, uint
 struct access {
 	struct task *t;
 	struct mm *mm;
-	struct mmu_cpu *c;
+	struct emu_mmu_cpu *c;
 	unsigned int cpu;
 	bool smp;
 };
@@ -273,7 +249,7 @@ static inline int access_begin(struct access *a, struct task *t)
 	a->t = t;
 	a->mm = mm;
 	a->cpu = arch_this_cpu();
-	a->c = &mmu_cpus[a->cpu];
+	a->c = &emu_mmu_cpus[a->cpu];
 	a->smp = smp_mode();
 	mmu_enter(a->c, a->cpu, mm, a->smp);
 	return 0;
@@ -281,7 +257,7 @@ static inline int access_begin(struct access *a, struct task *t)
 
 static inline void access_end(struct access *a)
 {
-	mmu_exit(a->c, a->smp);
+	emu_mmu_exit(a->c, a->smp);
 }
 
 static int __attribute__((noinline)) xlate_slow(struct access *a, uint64_t va, uint32_t need,
@@ -290,12 +266,12 @@ static int __attribute__((noinline)) xlate_slow(struct access *a, uint64_t va, u
 	unsigned int code = mmu_walk(a->c, a->mm, va, need);
 
 	if (!code) {
-		struct tlb_entry *te = &a->c->tlb[(va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)];
+		struct emu_tlb_entry *te = &a->c->tlb[(va >> PAGE_SHIFT) & (EMU_TLB_ENTRIES - 1)];
 
 		*out = te->frame + (va & (PAGE_SIZE - 1));
 		return 1;
 	}
-	stat_add(&a->c->faults, 1);
+	emu_mmu_stat_add(&a->c->faults, 1);
 	access_end(a);
 	if (do_page_fault(a->t, (uintptr_t)va, code))
 		return -KMM_EFAULT;
@@ -311,10 +287,10 @@ static int __attribute__((noinline)) xlate_slow(struct access *a, uint64_t va, u
  */
 static inline int xlate(struct access *a, uint64_t va, uint32_t need, char **out)
 {
-	struct tlb_entry *te = &a->c->tlb[(va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)];
+	struct emu_tlb_entry *te = &a->c->tlb[(va >> PAGE_SHIFT) & (EMU_TLB_ENTRIES - 1)];
 
 	if (likely(tlb_entry_permits(te, va >> PAGE_SHIFT, need))) {
-		stat_add(&a->c->hits, 1);
+		emu_mmu_stat_add(&a->c->hits, 1);
 		*out = te->frame + (va & (PAGE_SIZE - 1));
 		return 1;
 	}
@@ -331,40 +307,8 @@ static void retry_guard(unsigned long *tries, uint64_t va)
 			   (unsigned long long)va, MAX_RETRIES);
 }
 
-/* Aligned accesses are single atomic operations, as on x86. */
-static inline uint64_t load_bytes(const char *p, unsigned int size)
-{
-	if (((uintptr_t)p & (size - 1)) == 0) {
-		switch (size) {
-		case 1: return __atomic_load_n((const uint8_t *)p, __ATOMIC_RELAXED);
-		case 2: return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
-		case 4: return __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED);
-		default: return __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
-		}
-	}
-	uint64_t v = 0;
 
-	memcpy(&v, p, size);
-	return v;
-}
 
-static inline void store_bytes(char *p, unsigned int size, uint64_t v)
-{
-	if (((uintptr_t)p & (size - 1)) == 0) {
-		switch (size) {
-		case 1: __atomic_store_n((uint8_t *)p, (uint8_t)v, __ATOMIC_RELAXED); return;
-		case 2: __atomic_store_n((uint16_t *)p, (uint16_t)v, __ATOMIC_RELAXED); return;
-		case 4: __atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELAXED); return;
-		default: __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED); return;
-		}
-	}
-	memcpy(p, &v, size);
-}
-
-static inline bool valid_size(unsigned int size)
-{
-	return size == 1 || size == 2 || size == 4 || size == 8;
-}
 
 /*
  * Translates [va, va+size) (at most two pages) for need: both pages are
@@ -390,81 +334,7 @@ static int xlate_span(struct access *a, uint64_t va, unsigned int size, uint32_t
 	}
 }
 
-/*
- * The fast path of a single load or store: the task's mm is current, its
- * generation unchanged, the page in the TLB with the needed rights, the
- * access within one page. Returns the host address with the access open
- * (SMP: c->active set), or NULL with nothing open: take the slow path.
- * The caller closes the access with mmu_exit(c, smp).
- */
-static inline __attribute__((always_inline)) char *
-fast_xlate(struct task *t, uint64_t va, unsigned int size, unsigned int kind,
-	   struct mmu_cpu **cp, bool *smpp)
-{
-	struct mmu_cpu *c;
-	struct tlb_entry *te;
-	struct mm *mm;
-	uint64_t g;
-	bool smp;
-
-	/* A dead task has no mm (task_exit clears it). */
-	if (unlikely(!t || !(mm = t->mm) || (va & (PAGE_SIZE - 1)) + size > PAGE_SIZE))
-		return NULL;
-	c = &mmu_cpus[emu_this_cpu()];
-	if (unlikely(atomic_load_explicit(&c->mm, memory_order_relaxed) != mm))
-		return NULL;
-	smp = c->smp;
-	if (smp) {
-		atomic_store(&c->active, c->gen);
-		g = atomic_load(&mm->context.tlb_gen);
-	} else {
-		g = atomic_load_explicit(&mm->context.tlb_gen, memory_order_relaxed);
-	}
-	te = &c->tlb[(va >> PAGE_SHIFT) & (TLB_ENTRIES - 1)];
-	if (unlikely(g != c->gen || te->tag[kind] != va >> PAGE_SHIFT)) {
-		mmu_exit(c, smp);
-		return NULL;
-	}
-	stat_add(&c->hits, 1);
-	*cp = c;
-	*smpp = smp;
-	/* Never NULL: frames are in the direct map, far above 0. */
-	return __builtin_assume_aligned(te->frame, PAGE_SIZE) + (va & (PAGE_SIZE - 1));
-}
-
-static int emu_load_slow(struct task *t, uint64_t va, unsigned int size, uint64_t *val);
-static int emu_store_slow(struct task *t, uint64_t va, unsigned int size, uint64_t val);
-
-int emu_load(struct task *t, uint64_t va, unsigned int size, uint64_t *val)
-{
-	struct mmu_cpu *c;
-	bool smp;
-	char *p;
-
-	if (likely(valid_size(size) && val) && (p = fast_xlate(t, va, size, TLB_R, &c, &smp))) {
-		*val = load_bytes(p, size);
-		mmu_exit(c, smp);
-		return 0;
-	}
-	return emu_load_slow(t, va, size, val);
-}
-
-int emu_store(struct task *t, uint64_t va, unsigned int size, uint64_t val)
-{
-	struct mmu_cpu *c;
-	bool smp;
-	char *p;
-
-	if (likely(valid_size(size)) && (p = fast_xlate(t, va, size, TLB_W, &c, &smp))) {
-		store_bytes(p, size, val);
-		mmu_exit(c, smp);
-		return 0;
-	}
-	return emu_store_slow(t, va, size, val);
-}
-
-static int __attribute__((noinline)) emu_load_slow(struct task *t, uint64_t va, unsigned int size,
-						   uint64_t *val)
+int emu_load_slow(struct task *t, uint64_t va, unsigned int size, uint64_t *val)
 {
 	struct access a;
 	char *p1, *p2 = NULL;
@@ -472,7 +342,7 @@ static int __attribute__((noinline)) emu_load_slow(struct task *t, uint64_t va, 
 	uint64_t v = 0;
 	int r;
 
-	if (!valid_size(size) || !val)
+	if (!emu_valid_size(size) || !val)
 		return -KMM_EINVAL;
 	if (access_begin(&a, t))
 		return -KMM_EFAULT;
@@ -480,7 +350,7 @@ static int __attribute__((noinline)) emu_load_slow(struct task *t, uint64_t va, 
 	if (r)
 		return r;
 	if (likely(n1 == size)) {
-		v = load_bytes(p1, size);
+		v = emu_load_bytes(p1, size);
 	} else {
 		memcpy(&v, p1, n1);
 		memcpy((char *)&v + n1, p2, size - n1);
@@ -490,15 +360,14 @@ static int __attribute__((noinline)) emu_load_slow(struct task *t, uint64_t va, 
 	return 0;
 }
 
-static int __attribute__((noinline)) emu_store_slow(struct task *t, uint64_t va, unsigned int size,
-						    uint64_t val)
+int emu_store_slow(struct task *t, uint64_t va, unsigned int size, uint64_t val)
 {
 	struct access a;
 	char *p1, *p2 = NULL;
 	unsigned int n1;
 	int r;
 
-	if (!valid_size(size))
+	if (!emu_valid_size(size))
 		return -KMM_EINVAL;
 	if (access_begin(&a, t))
 		return -KMM_EFAULT;
@@ -506,7 +375,7 @@ static int __attribute__((noinline)) emu_store_slow(struct task *t, uint64_t va,
 	if (r)
 		return r;
 	if (likely(n1 == size)) {
-		store_bytes(p1, size, val);
+		emu_store_bytes(p1, size, val);
 	} else {
 		memcpy(p1, &val, n1);
 		memcpy(p2, (char *)&val + n1, size - n1);
@@ -606,7 +475,7 @@ int emu_fetch(struct task *t, uint64_t va)
  * the start of a later access, so an in-progress access of mm is seen with
  * o->mm == mm; a value read after o moved on is at worst a moment's wait.
  */
-static inline bool uses_older(struct mmu_cpu *o, struct mm *mm, uint64_t gen)
+static inline bool uses_older(struct emu_mmu_cpu *o, struct mm *mm, uint64_t gen)
 {
 	uint64_t active = atomic_load_explicit(&o->active, memory_order_acquire);
 
@@ -616,7 +485,7 @@ static inline bool uses_older(struct mmu_cpu *o, struct mm *mm, uint64_t gen)
 static void flush_tlb(struct mm *mm, uintptr_t start, uintptr_t end, bool all)
 {
 	unsigned int cpu = arch_this_cpu();
-	struct mmu_cpu *c = &mmu_cpus[cpu];
+	struct emu_mmu_cpu *c = &emu_mmu_cpus[cpu];
 	uint64_t gen, mask;
 
 	mm_gen(mm);
@@ -625,15 +494,15 @@ static void flush_tlb(struct mm *mm, uintptr_t start, uintptr_t end, bool all)
 	if (atomic_load_explicit(&c->mm, memory_order_relaxed) == mm) {
 		uint64_t first = start >> PAGE_SHIFT, last = (end - 1) >> PAGE_SHIFT;
 
-		if (!all && c->gen == gen - 1 && end > start && last - first < TLB_ENTRIES) {
+		if (!all && c->gen == gen - 1 && end > start && last - first < EMU_TLB_ENTRIES) {
 			/* Only our own change is new: drop just its pages. */
 			for (uint64_t vpn = first; vpn <= last; vpn++) {
-				struct tlb_entry *te = &c->tlb[vpn & (TLB_ENTRIES - 1)];
+				struct emu_tlb_entry *te = &c->tlb[vpn & (EMU_TLB_ENTRIES - 1)];
 
-				if (te->tag[TLB_R] == vpn)
+				if (te->tag[EMU_TLB_R] == vpn)
 					tlb_entry_clear(te);
 			}
-			stat_add(&c->flushes_one, last - first + 1);
+			emu_mmu_stat_add(&c->flushes_one, last - first + 1);
 			count_vm_events(NR_TLB_LOCAL_FLUSH_ONE, last - first + 1);
 		} else {
 			tlb_flush_all(c);
@@ -645,11 +514,11 @@ static void flush_tlb(struct mm *mm, uintptr_t start, uintptr_t end, bool all)
 	if (!mask)
 		return;
 	for (unsigned int other = 0; other < KMM_MAX_CPUS; other++) {
-		struct mmu_cpu *o = &mmu_cpus[other];
+		struct emu_mmu_cpu *o = &emu_mmu_cpus[other];
 
 		if (!(mask & (1ULL << other)))
 			continue;
-		stat_add(&c->shootdowns, 1);
+		emu_mmu_stat_add(&c->shootdowns, 1);
 		count_vm_event(NR_TLB_REMOTE_FLUSH);
 		while (uses_older(o, mm, gen))
 			arch_cpu_relax();
@@ -676,7 +545,7 @@ void arch_mm_release(struct mm *mm)
 	for (unsigned int cpu = 0; cpu < KMM_MAX_CPUS; cpu++) {
 		struct mm *expected = mm;
 
-		atomic_compare_exchange_strong(&mmu_cpus[cpu].mm, &expected, NULL);
+		atomic_compare_exchange_strong(&emu_mmu_cpus[cpu].mm, &expected, NULL);
 	}
 }
 
@@ -684,7 +553,7 @@ void emu_tlb_stats(struct emu_tlb_stats *out)
 {
 	*out = (struct emu_tlb_stats){ 0 };
 	for (unsigned int cpu = 0; cpu < KMM_MAX_CPUS; cpu++) {
-		struct mmu_cpu *c = &mmu_cpus[cpu];
+		struct emu_mmu_cpu *c = &emu_mmu_cpus[cpu];
 
 		out->hits += atomic_load_explicit(&c->hits, memory_order_relaxed);
 		out->misses += atomic_load_explicit(&c->misses, memory_order_relaxed);

@@ -104,8 +104,7 @@ uint64_t emu_random(void);
  * signal (t->exit_signal, t->fault_code, t->fault_addr say which and where).
  */
 struct task;
-int emu_load(struct task *t, uint64_t va, unsigned int size, uint64_t *val);
-int emu_store(struct task *t, uint64_t va, unsigned int size, uint64_t val);
+/* emu_load and emu_store are inline: <kmm/emu_mmu.h>, at the end. */
 int emu_copy_from_user(struct task *t, void *dst, uint64_t va, size_t len);
 int emu_copy_to_user(struct task *t, uint64_t va, const void *src, size_t len);
 int emu_fill_user(struct task *t, uint64_t va, int byte, size_t len);
@@ -140,5 +139,8 @@ struct emu_tlb_stats {
 };
 /* Summed over CPUs. */
 void emu_tlb_stats(struct emu_tlb_stats *out);
+
+/* The TLB-hit path of emu_load/emu_store, inline in the caller. */
+#include <kmm/emu_mmu.h>
 
 #endif
