@@ -5,8 +5,9 @@
  * caller switches with emu_set_cpu, so a test can interleave CPUs in an exact,
  * replayable order. SMP mode runs each CPU on its own host thread
  * (emu_run_on_cpus) and the current CPU is thread-local; the host's main
- * thread is CPU 0. arch_this_cpu is on the allocator's fast path, so it is a
- * branch and a load.
+ * thread is CPU 0. arch_this_cpu is on the allocator's fast path, so the
+ * two variables are the arch interface's arch_cpu_single and
+ * arch_cpu_thread, read inline by the core (arch.h): a branch and a load.
  *
  * emu_run_on_cpus works in both modes, so one test body serves both: in
  * deterministic mode it runs the CPUs one after another on the caller's
@@ -26,21 +27,21 @@
 #include "emu_internal.h"
 
 /* Set at boot before any CPU thread starts; constant until shutdown. */
-enum emu_mode emu_cpu_mode = EMU_DET;
+static enum emu_mode emu_cpu_mode = EMU_DET;
 /* Deterministic mode runs every CPU on one host thread (lock.h). */
 bool arch_smp_threads = true;
 static unsigned int nr_cpus = 1;
 
-unsigned int emu_det_cpu;                    /* deterministic mode */
-_Thread_local unsigned int emu_smp_cpu;      /* SMP mode; 0 on the main thread */
+unsigned int arch_cpu_single;                /* deterministic mode */
+_Thread_local unsigned int arch_cpu_thread;  /* SMP mode; 0 on the main thread */
 
 void emu_cpus_boot(unsigned int nr, enum emu_mode mode)
 {
 	emu_cpu_mode = mode;
 	arch_smp_threads = mode != EMU_DET;
 	nr_cpus = nr;
-	emu_det_cpu = 0;
-	emu_smp_cpu = 0;
+	arch_cpu_single = 0;
+	arch_cpu_thread = 0;
 }
 
 void emu_cpus_shutdown(void)
@@ -48,13 +49,8 @@ void emu_cpus_shutdown(void)
 	emu_cpu_mode = EMU_DET;
 	arch_smp_threads = true;
 	nr_cpus = 1;
-	emu_det_cpu = 0;
-	emu_smp_cpu = 0;
-}
-
-unsigned int arch_this_cpu(void)
-{
-	return emu_this_cpu();
+	arch_cpu_single = 0;
+	arch_cpu_thread = 0;
 }
 
 unsigned int arch_nr_cpus(void)
@@ -68,15 +64,15 @@ void emu_set_cpu(unsigned int cpu)
 	if (cpu >= nr_cpus)
 		emu_panicf("emu_set_cpu: CPU %u does not exist (%u CPUs)", cpu, nr_cpus);
 	if (emu_cpu_mode == EMU_DET)
-		emu_det_cpu = cpu;
+		arch_cpu_single = cpu;
 	else
-		emu_smp_cpu = cpu;
+		arch_cpu_thread = cpu;
 }
 
 static void deadlock(const char *what)
 {
 	emu_panicf("deadlock: %s on CPU %u of a deterministic (single-threaded) "
-		   "machine; nothing else can run to release it", what, emu_det_cpu);
+		   "machine; nothing else can run to release it", what, arch_cpu_single);
 }
 
 void arch_cpu_relax(void)
@@ -108,7 +104,7 @@ static void *cpu_thread_main(void *p)
 {
 	struct cpu_thread *t = p;
 
-	emu_smp_cpu = t->cpu;
+	arch_cpu_thread = t->cpu;
 	t->fn(t->cpu, t->arg);
 	return NULL;
 }
@@ -128,12 +124,12 @@ int emu_run_on_cpus(unsigned int n, void (*fn)(unsigned int cpu, void *arg), voi
 	if (!emu_booted() || !fn || n == 0 || n > nr_cpus)
 		return -KMM_EINVAL;
 	if (emu_cpu_mode == EMU_DET) {
-		saved = emu_det_cpu;
+		saved = arch_cpu_single;
 		for (unsigned int cpu = 0; cpu < n; cpu++) {
-			emu_det_cpu = cpu;
+			arch_cpu_single = cpu;
 			fn(cpu, arg);
 		}
-		emu_det_cpu = saved;
+		arch_cpu_single = saved;
 		return 0;
 	}
 	for (started = 0; started < n; started++) {

@@ -89,8 +89,25 @@ static inline phys_addr_t virt_to_phys(const void *va)
  */
 extern bool arch_smp_threads;
 
-/* The CPU the caller runs on, 0 <= cpu < arch_nr_cpus(). */
+/*
+ * The CPU the caller runs on, 0 <= cpu < arch_nr_cpus(). It is on every
+ * allocator fast path, so an arch whose CPU is a plain variable publishes
+ * it for an inline read: arch_cpu_single while arch_smp_threads is false
+ * (the one host thread switches it), arch_cpu_thread, one per host
+ * thread, while it is true. An arch with owned slots (a thread leases its
+ * CPU on first use) provides the function instead.
+ */
+#ifdef KMM_OWNED_CPU_SLOTS
 unsigned int arch_this_cpu(void);
+#else
+extern unsigned int arch_cpu_single;
+extern _Thread_local unsigned int arch_cpu_thread;
+
+static inline unsigned int arch_this_cpu(void)
+{
+	return arch_smp_threads ? arch_cpu_thread : arch_cpu_single;
+}
+#endif
 /* The number of CPUs, at most KMM_MAX_CPUS; fixed after boot. */
 unsigned int arch_nr_cpus(void);
 /* Called in a spin-wait loop (a pause instruction, or a deadlock check). */

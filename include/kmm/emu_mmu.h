@@ -36,16 +36,6 @@ struct emu_mmu_cpu {
 
 extern struct emu_mmu_cpu emu_mmu_cpus[KMM_MAX_CPUS];
 
-/* The current CPU (arch/emu/cpu.c): a branch and a load. */
-extern enum emu_mode emu_cpu_mode;
-extern unsigned int emu_det_cpu;
-extern _Thread_local unsigned int emu_smp_cpu;
-
-static inline unsigned int emu_this_cpu(void)
-{
-	return emu_cpu_mode == EMU_DET ? emu_det_cpu : emu_smp_cpu;
-}
-
 int emu_load_slow(struct task *t, uint64_t va, unsigned int size, uint64_t *val);
 int emu_store_slow(struct task *t, uint64_t va, unsigned int size, uint64_t val);
 
@@ -118,7 +108,7 @@ emu_fast_xlate(struct task *t, uint64_t va, unsigned int size, unsigned int kind
 	/* A dead task has no mm (task_exit clears it). */
 	if (__builtin_expect(!t || !(mm = t->mm) || (va & (PAGE_SIZE - 1)) + size > PAGE_SIZE, 0))
 		return NULL;
-	c = &emu_mmu_cpus[emu_this_cpu()];
+	c = &emu_mmu_cpus[arch_this_cpu()];
 	if (__builtin_expect(atomic_load_explicit(&c->mm, memory_order_relaxed) != mm, 0))
 		return NULL;
 	smp = c->smp;
