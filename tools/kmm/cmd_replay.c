@@ -8,8 +8,16 @@
  * page-frame reclaiming of the machine happen as they would for the program.
  * It prints what the memory manager did: faults, resident pages, TLB hits
  * and misses, and the host time per reference.
+ *
+ * --compare reads the trace a third time as a reference string of pages
+ * and counts the faults OPT, LRU and CLOCK (policy.c) would take with a
+ * few numbers of frames, next to the major faults of the replay, so kmm's
+ * reclaim can be judged against the optimum and the classic policies on
+ * the same string. --synth generates one of policy.c's synthetic strings
+ * and replays it as a kmm trace (kept with --save-trace).
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,9 +27,11 @@
 #include <kmm/kmm.h>
 #include <kmm/mm.h>
 #include <kmm/mman.h>
+#include <kmm/page_alloc.h>
 #include <kmm/vmstat.h>
 
 #include "kmm_tool.h"
+#include "policy.h"
 #include "trace.h"
 
 /* Pages closer than this share an area: a program's areas are contiguous,
@@ -31,6 +41,7 @@
 void cmd_replay_usage(FILE *f)
 {
 	fprintf(f, "Usage: kmm replay FILE [OPTIONS...]\n"
+		   "       kmm replay --synth KIND:PAGES:REFS[:SEED] [OPTIONS...]\n"
 		   "\n"
 		   "Replays a memory-reference trace through an emulated task: every\n"
 		   "reference goes through the MMU, with demand paging and TLB misses as\n"
@@ -41,7 +52,21 @@ void cmd_replay_usage(FILE *f)
 		   "  block     one block number a line (LIRS block traces; block = page)\n"
 		   "  rw        R|W ADDRESS\n"
 		   "\n"
-		   "Machine:\n");
+		   "Policies:\n"
+		   "  %-26s %s\n"
+		   "  %-26s %s\n"
+		   "  %-26s %s\n"
+		   "  %-26s %s\n"
+		   "  %-26s %s\n"
+		   "\n"
+		   "Machine:\n",
+		   "--compare", "also count the faults of OPT, LRU and CLOCK on the trace",
+		   "--frames N|P%,...", "frame counts to compare at (default: the frames free "
+		   "for the task, and 25/50/75% of the trace's pages)",
+		   "--no-replay", "only the policies' counts (no machine; implies --compare)",
+		   "--synth KIND:PAGES:REFS[:SEED]", "replay a synthetic string instead of FILE: "
+		   "loop, scan or zipf",
+		   "--save-trace FILE", "keep the synthetic string as a kmm trace (.gz: gzip)");
 	boot_params_usage(f);
 	fprintf(f, "\n"
 		   "Output:\n"
@@ -53,10 +78,24 @@ void cmd_replay_usage(FILE *f)
 		   "-h, --help", "this help");
 }
 
+#define MAX_COMPARE_FRAMES 16
+
 struct replay_args {
 	struct emu_config cfg;
 	const char *path;
 	bool progress;
+	bool compare, replay;
+	/* --frames: a count, or (percent set) a share of the distinct pages */
+	struct {
+		uint64_t value;
+		bool percent;
+	} frames[MAX_COMPARE_FRAMES];
+	unsigned int nr_frames;
+	/* --synth */
+	bool synth;
+	enum synth_kind synth_kind;
+	uint64_t synth_pages, synth_refs, synth_seed;
+	const char *save_trace;
 };
 
 /* ---- Pass 1: the pages of the trace ---- */
@@ -287,6 +326,71 @@ static int run_refs(struct task *t, const char *path, uint64_t shift, bool progr
 	return got < 0 ? -1 : 0;
 }
 
+/* "N" or "P%", comma-separated. 0, or -1 with the reason in err. */
+static int parse_frames(struct replay_args *a, const char *text, char *err, size_t len)
+{
+	const char *p = text;
+
+	a->nr_frames = 0;
+	for (;;) {
+		char *end;
+		unsigned long long v;
+
+		if (*p < '0' || *p > '9') {
+			snprintf(err, len, "'%s': frame counts are numbers or percentages, "
+				 "comma-separated", text);
+			return -1;
+		}
+		v = strtoull(p, &end, 10);
+		if (a->nr_frames == MAX_COMPARE_FRAMES) {
+			snprintf(err, len, "at most %d frame counts", MAX_COMPARE_FRAMES);
+			return -1;
+		}
+		a->frames[a->nr_frames].percent = *end == '%';
+		if (*end == '%')
+			end++;
+		if (!v || v > (1ULL << 40) || (a->frames[a->nr_frames].percent && v > 100)) {
+			snprintf(err, len, "'%s': a frame count is 1 or more, a share 1%% to 100%%",
+				 text);
+			return -1;
+		}
+		a->frames[a->nr_frames++].value = v;
+		if (!*end)
+			return 0;
+		if (*end != ',') {
+			snprintf(err, len, "'%s': frame counts are numbers or percentages, "
+				 "comma-separated", text);
+			return -1;
+		}
+		p = end + 1;
+	}
+}
+
+/* KIND:PAGES:REFS[:SEED]. 0, or -1 with the reason in err. */
+static int parse_synth(struct replay_args *a, const char *text, char *err, size_t len)
+{
+	char kind[16];
+	unsigned long long pages, refs, seed = 1;
+	int n, used = 0;
+
+	n = sscanf(text, "%15[a-z]:%llu:%llu%n:%llu%n", kind, &pages, &refs, &used, &seed, &used);
+	if (n < 3 || text[used] || synth_by_name(kind) < 0) {
+		snprintf(err, len, "'%s': expected KIND:PAGES:REFS[:SEED], KIND loop, scan or zipf",
+			 text);
+		return -1;
+	}
+	if (pages < 2 || pages > (1ULL << 28) || !refs || refs > (1ULL << 31)) {
+		snprintf(err, len, "'%s': PAGES from 2 to 2^28, REFS from 1 to 2^31", text);
+		return -1;
+	}
+	a->synth = true;
+	a->synth_kind = (enum synth_kind)synth_by_name(kind);
+	a->synth_pages = pages;
+	a->synth_refs = refs;
+	a->synth_seed = seed;
+	return 0;
+}
+
 static int parse_args(struct replay_args *a, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -310,6 +414,29 @@ static int parse_args(struct replay_args *a, int argc, char **argv)
 			value = eq + 1;
 		} else {
 			snprintf(name, sizeof(name), "%s", arg);
+		}
+		if (!strcmp(name, "--compare") || !strcmp(name, "--no-replay")) {
+			if (value)
+				return usage_error("replay", "option %s takes no value", name);
+			a->compare = true;
+			if (!strcmp(name, "--no-replay"))
+				a->replay = false;
+			continue;
+		}
+		if (!strcmp(name, "--frames") || !strcmp(name, "--synth") ||
+		    !strcmp(name, "--save-trace")) {
+			if (!value) {
+				if (i + 1 >= argc)
+					return usage_error("replay", "option %s needs a value", name);
+				value = argv[++i];
+			}
+			if (!strcmp(name, "--frames") && parse_frames(a, value, err, sizeof(err)))
+				return usage_error("replay", "--frames: %s", err);
+			if (!strcmp(name, "--synth") && parse_synth(a, value, err, sizeof(err)))
+				return usage_error("replay", "--synth: %s", err);
+			if (!strcmp(name, "--save-trace"))
+				a->save_trace = value;
+			continue;
 		}
 		if (!strcmp(name, "--quiet") || !strcmp(name, "--no-progress")) {
 			if (value)
@@ -336,14 +463,26 @@ static int parse_args(struct replay_args *a, int argc, char **argv)
 		if (p->set(&a->cfg, value, err, sizeof(err)))
 			return usage_error("replay", "%s: %s", name, err);
 	}
-	if (!a->path)
+	if (a->synth && a->path)
+		return usage_error("replay", "a trace file or --synth, not both");
+	if (!a->path && !a->synth)
 		return usage_error("replay", "which trace? (kmm replay FILE; see --help)");
+	if (a->save_trace && !a->synth)
+		return usage_error("replay", "--save-trace saves a --synth string");
+	if (a->nr_frames && !a->compare)
+		return usage_error("replay", "--frames goes with --compare");
 	return 0;
 }
 
-int cmd_replay(int argc, char **argv)
+/* What the replay leaves for --compare. */
+struct replay_result {
+	unsigned long free_frames;   /* frames free when the task started */
+	unsigned long major, minor;
+};
+
+/* Boots the machine and replays path through a task; 0 or -1. */
+static int replay(struct replay_args *a, const char *path, struct replay_result *out)
 {
-	struct replay_args a = { .path = NULL };
 	struct plan *plan = calloc(1, sizeof(*plan));
 	struct emu_tlb_stats tlb;
 	struct task *t;
@@ -355,23 +494,16 @@ int cmd_replay(int argc, char **argv)
 
 	if (!plan) {
 		fprintf(stderr, "kmm replay: out of host memory\n");
-		return EXIT_FAILURE;
+		return -1;
 	}
-	emu_config_default(&a.cfg);
-	a.progress = isatty(STDERR_FILENO);
-	ret = parse_args(&a, argc, argv);
-	if (ret) {
+	if (plan_replay(path, plan)) {
 		free(plan);
-		return ret < 0 ? 0 : ret;
+		return -1;
 	}
-	if (plan_replay(a.path, plan)) {
-		free(plan);
-		return EXIT_FAILURE;
-	}
-	if (emu_boot(&a.cfg, err, sizeof(err))) {
+	if (emu_boot(&a->cfg, err, sizeof(err))) {
 		fprintf(stderr, "kmm replay: boot failed: %s\n", err[0] ? err : "error");
 		free(plan);
-		return EXIT_FAILURE;
+		return -1;
 	}
 	fflush(stdout);
 	ret = task_spawn("replay", &t);
@@ -379,18 +511,22 @@ int cmd_replay(int argc, char **argv)
 		fprintf(stderr, "kmm replay: cannot create the task: error %d\n", -ret);
 		emu_shutdown();
 		free(plan);
-		return EXIT_FAILURE;
+		return -1;
 	}
+	drain_all_pages();
+	out->free_frames = nr_free_pages();
 	ret = map_areas(t, plan);
 	t0 = now_s();
 	if (!ret)
-		ret = run_refs(t, a.path, plan->shift, a.progress, &refs_done);
+		ret = run_refs(t, path, plan->shift, a->progress, &refs_done);
 	secs = now_s() - t0;
 	emu_tlb_stats(&tlb);
 	resident = t->mm ? get_mm_rss(t->mm) : 0;
+	out->major = t->maj_flt;
+	out->minor = t->min_flt;
 
 	printf("%s%s: %s trace, %" PRIu64 " references (%" PRIu64 " accesses), %" PRIu64
-	       " distinct pages, %u areas\n", a.cfg.mm.quiet ? "" : "\n", a.path,
+	       " distinct pages, %u areas\n", a->cfg.mm.quiet ? "" : "\n", path,
 	       trace_format_name(plan->format), plan->refs, plan->accesses, plan->pages,
 	       plan->nr_areas);
 	if (plan->shift)
@@ -409,5 +545,130 @@ int cmd_replay(int argc, char **argv)
 	fflush(stdout);
 	emu_shutdown();
 	free(plan);
+	return ret ? -1 : 0;
+}
+
+/*
+ * --compare: the trace as a reference string of pages, and the faults of
+ * OPT, LRU and CLOCK at each frame count. The policies' first touch of a
+ * page is a cold fault, which in the replay is a minor fault (demand
+ * paging), so the comparable figure is faults beyond the cold ones against
+ * the replay's major faults.
+ */
+static int compare(struct replay_args *a, const char *path, const struct replay_result *res)
+{
+	static const enum policy policies[] = { POLICY_OPT, POLICY_LRU, POLICY_CLOCK };
+	struct refstring s;
+	uint64_t frames[MAX_COMPARE_FRAMES + 4];
+	unsigned int nr = 0;
+	char err[512];
+
+	refstring_init(&s);
+	if (refstring_from_trace(&s, path, err, sizeof(err))) {
+		fprintf(stderr, "kmm replay: %s\n", err);
+		refstring_free(&s);
+		return -1;
+	}
+	if (a->nr_frames) {
+		for (unsigned int i = 0; i < a->nr_frames; i++)
+			frames[nr++] = a->frames[i].percent
+				? (a->frames[i].value * s.distinct + 99) / 100 : a->frames[i].value;
+	} else {
+		if (res)
+			frames[nr++] = res->free_frames;
+		for (unsigned int pct = 25; pct <= 75; pct += 25)
+			frames[nr++] = (pct * s.distinct + 99) / 100;
+	}
+	printf("\nreference string: %zu references to %zu distinct pages (repeats of one page "
+	       "collapsed);\nfaults beyond the %zu cold ones, per policy and frame count:\n",
+	       s.n, s.distinct, s.distinct);
+	printf("  %12s", "frames");
+	for (unsigned int p = 0; p < sizeof(policies) / sizeof(policies[0]); p++)
+		printf(" %12s", policy_name(policies[p]));
+	printf("%s\n", res ? "  kmm major" : "");
+	for (unsigned int f = 0; f < nr; f++) {
+		uint64_t k = frames[f] ? frames[f] : 1;
+
+		printf("  %12" PRIu64, k);
+		for (unsigned int p = 0; p < sizeof(policies) / sizeof(policies[0]); p++) {
+			uint64_t faults = policy_faults(policies[p], &s, (size_t)k);
+
+			if (faults == (uint64_t)-1) {
+				fprintf(stderr, "kmm replay: out of host memory\n");
+				refstring_free(&s);
+				return -1;
+			}
+			printf(" %12" PRIu64, faults - s.distinct);
+		}
+		/* The replay's own figure belongs to the frames it had. */
+		if (res && !a->nr_frames && f == 0)
+			printf("  %lu (the machine, %" PRIu64 " frames free at the start)",
+			       res->major, k);
+		printf("\n");
+	}
+	refstring_free(&s);
+	return 0;
+}
+
+/* --synth: writes the string to --save-trace or a temporary file. */
+static int write_synth(struct replay_args *a, char *tmp, size_t len)
+{
+	struct refstring s;
+	char err[512];
+	int ret;
+
+	refstring_init(&s);
+	if (synth_generate(&s, a->synth_kind, a->synth_pages, a->synth_refs, a->synth_seed)) {
+		fprintf(stderr, "kmm replay: --synth: out of host memory\n");
+		refstring_free(&s);
+		return -1;
+	}
+	if (!a->save_trace) {
+		int fd;
+
+		snprintf(tmp, len, "%s/kmm-synth-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		fd = mkstemp(tmp);
+		if (fd < 0) {
+			perror("kmm replay: temporary trace");
+			refstring_free(&s);
+			tmp[0] = 0;
+			return -1;
+		}
+		close(fd);
+	}
+	/* Pages from 1 GiB up: a private area, as a program's heap. */
+	ret = refstring_write_trace(&s, a->save_trace ? a->save_trace : tmp, 1UL << 18, err,
+				    sizeof(err));
+	if (ret)
+		fprintf(stderr, "kmm replay: %s\n", err);
+	else
+		printf("synthetic %s string: %zu references to %zu pages (seed %" PRIu64 ")%s%s\n",
+		       synth_name(a->synth_kind), s.n, s.distinct, a->synth_seed,
+		       a->save_trace ? ", saved in " : "", a->save_trace ? a->save_trace : "");
+	refstring_free(&s);
+	a->path = a->save_trace ? a->save_trace : tmp;
+	return ret;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+	struct replay_args a = { .path = NULL, .replay = true };
+	struct replay_result res = { 0 };
+	char tmp[4096] = "";
+	int ret;
+
+	emu_config_default(&a.cfg);
+	a.progress = isatty(STDERR_FILENO);
+	ret = parse_args(&a, argc, argv);
+	if (ret)
+		return ret < 0 ? 0 : ret;
+	if (a.synth && write_synth(&a, tmp, sizeof(tmp)))
+		ret = -1;
+	if (!ret && a.replay)
+		ret = replay(&a, a.path, &res);
+	if (!ret && a.compare)
+		ret = compare(&a, a.path, a.replay ? &res : NULL);
+	if (tmp[0])
+		unlink(tmp);
 	return ret ? EXIT_FAILURE : 0;
 }

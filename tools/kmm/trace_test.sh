@@ -108,6 +108,36 @@ awk 'BEGIN { for (i = 0; i < 8192; i++) printf "W %d\n", 268435456 + i * 4096 }'
 expect 1 "$KMM" replay "$T/big.trace" --quiet --ram 16M
 has "killed by signal" err "out of memory"
 
+# --compare: OPT, LRU and CLOCK on the trace's reference string. A loop of
+# 4 pages with 3 frames: LRU and CLOCK fault on every reference after the
+# cold ones, OPT once per lap but the first (textbook figures).
+printf 'W 0x400000\nW 0x401000\nW 0x402000\nW 0x403000\n' >"$T/lap"
+for i in 1 2 3 4 5; do cat "$T/lap"; done >"$T/loop.trace"
+expect 0 "$KMM" replay "$T/loop.trace" --quiet --ram 64M --compare --frames 3,4,100%
+has "20 references to 4 distinct pages" out "compare"
+grep -Eq '^ +3 +5 +16 +16$' "$T/out" || fail "compare: 3 frames: $(cat "$T/out")"
+grep -Eq '^ +4 +0 +0 +0$' "$T/out" || fail "compare: 4 frames: $(cat "$T/out")"
+has "faults: 4 minor, 0 major" out "compare still replays"
+# Without the machine, and the default frame counts (25/50/75% of the pages).
+expect 0 "$KMM" replay "$T/loop.trace" --no-replay --compare
+grep -Eq '^ +1 +16 +16 +16$' "$T/out" || fail "no-replay: 1 frame: $(cat "$T/out")"
+! grep -q "faults:" "$T/out" || fail "--no-replay replayed"
+# Synthetic strings, saved and replayed again.
+expect 0 "$KMM" replay --synth loop:50:500 --save-trace "$T/syn.trace.gz" --quiet --ram 64M --compare
+has "synthetic loop string: 500 references to 50 pages" out "synth"
+has "faults: 50 minor, 0 major" out "synth replay"
+expect 0 "$KMM" replay "$T/syn.trace.gz" --no-replay
+has "500 references to 50 distinct pages" out "saved synth"
+for bad in "--synth foo:1:2" "--synth loop:1:5" "--synth loop:10" "--frames 0 --compare" \
+	"--frames 5%x --compare" "--frames 200% --compare"; do
+	# shellcheck disable=SC2086
+	expect 2 "$KMM" replay $bad "$T/loop.trace"
+done
+expect 2 "$KMM" replay --synth loop:10:20 "$T/loop.trace"
+has "not both" err "synth and a file"
+expect 2 "$KMM" replay "$T/loop.trace" --save-trace "$T/x"
+has "saves a --synth string" err "save-trace without synth"
+
 # record -> replay round trip, when valgrind is installed.
 if command -v valgrind >/dev/null 2>&1; then
 	expect 0 "$KMM" record --no-progress -o "$T/true.trace.gz" -- /bin/true
