@@ -33,7 +33,8 @@ bool arch_smp_threads = true;
 static unsigned int nr_cpus = 1;
 
 unsigned int arch_cpu_single;                /* deterministic mode */
-_Thread_local unsigned int arch_cpu_thread;  /* SMP mode; 0 on the main thread */
+_Thread_local unsigned int arch_cpu_thread __attribute__((tls_model("local-exec")));
+/* ^ SMP mode; 0 on the main thread */
 
 void emu_cpus_boot(unsigned int nr, enum emu_mode mode)
 {

@@ -101,7 +101,9 @@ extern bool arch_smp_threads;
 unsigned int arch_this_cpu(void);
 #else
 extern unsigned int arch_cpu_single;
-extern _Thread_local unsigned int arch_cpu_thread;
+/* local-exec: one load off the thread pointer, no GOT (the core is linked
+   into programs, not shared objects, wherever this variant is used). */
+extern _Thread_local unsigned int arch_cpu_thread __attribute__((tls_model("local-exec")));
 
 static inline unsigned int arch_this_cpu(void)
 {
