@@ -162,6 +162,9 @@ print(("\n   after reading every 16th page of the mapping and writing the heap:"
 indent(st, {"^VmSize", "^VmRSS", "^RssAnon", "^VmPTE"})
 print(("   %d faults, %d of them mapped the zero page: of %d MiB mapped, %d MiB are resident."):format(
   t.min_flt, m:stat("pgfault_zero"), 68, m:stat("AnonPages") // 1024))
+-- The story's numbers, checked: only the written heap is resident.
+assert(m:stat("pgfault_zero") >= 64 * MiB // P // 16, "reads mapped the zero page")
+assert(m:stat("AnonPages") // 1024 == 4, "only the 4 MiB heap holds frames")
 
 -- 5 ---------------------------------------------------------------------
 chapter("fork and copy-on-write",
@@ -177,6 +180,7 @@ for i = 0, 4 * MiB // P // 2 - 1 do assert(c:store(heap + i * P, -i, 8)) end
 print(("   the child wrote half of the heap: %d copy-on-write faults, AnonPages %d kB"):format(
   c.cow_flt, kb("AnonPages")))
 assert(t:load(heap + P, 8) == 1 and c:load(heap + P, 8) == -1, "each sees its own writes")
+assert(c.cow_flt == 4 * MiB // P // 2, "one copy per page the child wrote")
 print("   the parent still reads its own values; the child reads its own.")
 c:exit()
 t:exit()
@@ -233,6 +237,7 @@ assert(p2:touch(code_start, code_end - code_start, "r") == 0)
 print(("   a second instance reads the same code: %d major faults, %d minor: every page was"):format(
   p2.maj_flt, p2.min_flt))
 print("   already in the page cache, and both map the same frames.")
+assert(p1.maj_flt > 0 and p2.maj_flt == 0, "the second instance found its code cached")
 p1:exit()
 p2:exit()
 
@@ -265,6 +270,7 @@ print(("   fetched them), %d KiB read from the host"):format(in1 - in0))
 read_all(prog)
 local h2, m2 = cache_counts()
 print(("   second read: %d missed, %d hit"):format(m2 - m1, h2 - h1))
+assert(m1 > m0 and m2 == m1 and h2 > h1, "the second read hit the cache only")
 
 local disk = assert(t:open("/dev/scratch", "rw"))
 assert(t:put(buf, string.rep("kmm!", 16 * 1024)))
@@ -278,10 +284,12 @@ local function on_disk(off)
 end
 for i = 0, 63 do assert(t:write(disk, buf, 64 * 1024) == 64 * 1024) end
 assert(on_disk(8) == "\0\0\0\0", "written before writeback")
+assert(kb("Dirty") >= 4096, "the writes wait in the cache, dirty")
 print(("\n   wrote 4 MiB to /dev/scratch: Dirty %d kB, Buffers %d kB, nothing on the disk yet"):format(
   kb("Dirty"), kb("Buffers")))
 m:advance(29)
 print(("   29 s later: Dirty %d kB (not old enough)"):format(kb("Dirty")))
+assert(kb("Dirty") >= 4096, "not written before the 30 s expiry")
 m:advance(7)
 print(("   36 s later: Dirty %d kB, %d KiB written back by the flusher"):format(
   kb("Dirty"), m:stat("pgpgout")))
@@ -290,6 +298,7 @@ print(("   2 MiB more: Dirty %d kB; then sync:"):format(kb("Dirty")))
 if m:plot_recording() then m:plot_mark("sync") end
 assert(m:sync() == 0)
 print(("   Dirty %d kB, %d KiB written back in all"):format(kb("Dirty"), m:stat("pgpgout")))
+assert(kb("Dirty") == 0, "sync wrote everything")
 t:close(disk)
 t:exit()
 assert(on_disk(8) == "kmm!" and on_disk(4 * 1024 * 1024 + 8) == "kmm!", "the disk holds the writes")

@@ -112,6 +112,15 @@ for word in "1. Boot" "2. The buddy system" "3. The slab allocator" "demand pagi
 	has "$word" out "kmm (the tour)"
 done
 [ -s "$T/kmm-tour.svg" ] || fail "the tour wrote no chart"
+# Well-formed XML, an SVG with the chapters marked on it.
+python3 - "$T/kmm-tour.svg" <<'P' || fail "kmm-tour.svg is not a well-formed SVG chart"
+import sys, xml.dom.minidom
+d = xml.dom.minidom.parse(sys.argv[1])
+assert d.documentElement.tagName == "svg"
+text = "".join(n.data for n in d.getElementsByTagName("text") for n in n.childNodes
+               if n.nodeType == n.TEXT_NODE)
+assert "fork and copy-on-write" in text and "The page cache" in text, text[:300]
+P
 expect 0 "$KMM" tour --no-plot
 lacks "plot: wrote" out "kmm tour --no-plot"
 has "copy-on-write faults" out "kmm tour --no-plot"

@@ -20,8 +20,10 @@ void cmd_tour_usage(FILE *f)
 		   "The guided tour of the memory manager (also: kmm with no arguments):\n"
 		   "the boot memory map and zones, the buddy system under a burst of\n"
 		   "allocations, the slab allocator, a process with demand paging, fork\n"
-		   "and copy-on-write, and the views at the end, with real numbers from\n"
-		   "the running machine. Its script is scenarios/tour.lua.\n"
+		   "and copy-on-write, a real program exec'd from the host with its pages\n"
+		   "from the page cache, reads, deferred writes, writeback and sync, and\n"
+		   "the views at the end, with real numbers from the running machine.\n"
+		   "Its script is scenarios/tour.lua.\n"
 		   "\n"
 		   "  %-20s %s\n"
 		   "  %-20s %s\n",
