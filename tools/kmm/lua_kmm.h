@@ -59,6 +59,16 @@ struct kmm_lua_binding {
 KMM_LUA_BINDINGS(KMM_LUA_DECLARE)
 #undef KMM_LUA_DECLARE
 
+/*
+ * Hooks of an embedder that watches every machine a script boots (the Lua
+ * fuzz target, fuzz/fuzz_lua.c, checks there that all frames come back):
+ * after_boot runs once a machine is up, before_shutdown once every binding
+ * has released what the script held and before the machine goes (never
+ * after a panic). Both run inside catch_panic. NULL: none.
+ */
+extern void (*kmm_lua_after_boot)(void);
+extern void (*kmm_lua_before_shutdown)(void);
+
 /* The module's entry point (lua_machine.c), for luaL_requiref. */
 int luaopen_kmm(lua_State *L);
 

@@ -44,6 +44,14 @@ static struct {
 
 static const struct kmm_lua_binding machine_binding;
 
+void (*kmm_lua_after_boot)(void);
+void (*kmm_lua_before_shutdown)(void);
+
+static void do_hook(void *arg)
+{
+	(*(void (**)(void))arg)();
+}
+
 #define KMM_LUA_ENTRY(b) &b,
 static const struct kmm_lua_binding *const bindings[] = {
 	&machine_binding,
@@ -181,6 +189,9 @@ static const char *shutdown_machine(void)
 			bindings[i]->shutdown(true);
 		}
 	}
+	if (!panicked && kmm_lua_before_shutdown &&
+	    catch_panic(do_hook, (void *)&kmm_lua_before_shutdown, msg, sizeof(msg)))
+		panicked = true;
 	/* The emulated machine only frees host resources: safe after a panic. */
 	if (catch_panic(do_emu_shutdown, NULL, msg, sizeof(msg)))
 		panicked = true;
@@ -280,6 +291,12 @@ static int l_boot(lua_State *L)
 			return luaL_error(L, "kmm.boot: %s bindings: %s", bindings[i]->name,
 					  kmm_errno_name(-err));
 		}
+	}
+	if (kmm_lua_after_boot && catch_panic(do_hook, (void *)&kmm_lua_after_boot, msg,
+					      sizeof(msg))) {
+		machine.panicked = true;
+		snprintf(machine.panic_msg, sizeof(machine.panic_msg), "%s", msg);
+		return luaL_error(L, "kmm.boot: kernel panic: %s", msg);
 	}
 	return 1;
 }

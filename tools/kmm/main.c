@@ -4,7 +4,6 @@
  * This file only dispatches to the commands, one file each (cmd_*.c).
  * Without a command, kmm runs the tour (cmd_tour.c).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -44,23 +43,6 @@ static void usage(FILE *f)
 	fprintf(f, "\n"
 		   "Exit status: 0 success, 1 failure (boot failed, script error),\n"
 		   "2 usage error, 3 kernel panic.\n");
-}
-
-int usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "kmm%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return EXIT_USAGE;
-}
-
-bool is_help(const char *arg)
-{
-	return !strcmp(arg, "--help") || !strcmp(arg, "-h");
 }
 
 static const struct command *find_command(const char *name)

@@ -1,0 +1,8 @@
+print(pcall(m.alloc_pages, m, 99))
+print(pcall(m.view, m, "nope"))
+local t = m:spawn("x")
+print(pcall(t.load, t, 0, 8))
+print(t:munmap(1, 2))
+print(t:mmap{len = -1})
+print(pcall(m.free_pages, m, {}))
+print(pcall(kmm.boot, {ram = "1K"}))

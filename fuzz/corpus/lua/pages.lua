@@ -1,0 +1,6 @@
+local p = assert(m:alloc_pages(2))
+local q = m:alloc_pages(0, "GFP_KERNEL|__GFP_ZERO")
+m:free_pages(p)
+m:free_pages(q)
+print(m:view("buddyinfo"), m:stat("MemFree"))
+m:check()
