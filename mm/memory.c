@@ -293,6 +293,7 @@ static pteval_t *walk_to_pt(struct mm *mm, uintptr_t addr, uintptr_t *next)
 static void page_add_new_anon_rmap(struct page *page, struct vm_area *vma, uintptr_t addr)
 {
 	anon_vma_get(vma->anon_vma);
+	set_page_flag(page, PG_swapbacked);
 	page->mapping = (struct address_space *)((uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON);
 	page->index = linear_page_index(vma, addr);
 	atomic_store_explicit(&page->_mapcount, 0, memory_order_relaxed);
@@ -329,20 +330,11 @@ static void put_user_page(struct page *page)
 		put_page(page);   /* the page cache frees its own pages */
 		return;
 	}
-	if (put_page_testzero(page)) {
-		struct anon_vma *av = page_anon_vma(page);
-
-		BUG_ON(atomic_load(&page->_mapcount) != -1);
-		page->mapping = NULL;
-		set_page_count(page, 1);
-		__free_page(page);
-		if (av)
-			anon_vma_put(av);
-	}
+	put_anon_page(page);
 }
 
 /* An entry mapping page went away (after the TLB flush): rmap and reference. */
-static void page_remove_rmap(struct page *page)
+void page_remove_rmap(struct page *page)
 {
 	int old = atomic_fetch_sub_explicit(&page->_mapcount, 1, memory_order_acq_rel);
 
@@ -527,6 +519,7 @@ static unsigned int do_anonymous_page(struct vm_area *vma, uintptr_t addr,
 		page_add_new_anon_rmap(page, vma, addr);
 		set_pte(ptep, pfn_pte(page_to_pfn(page), prot | _PAGE_RW | _PAGE_ACCESSED |
 								 _PAGE_DIRTY));
+		lru_cache_add(page);
 		add_mm_counter(mm, MM_ANONPAGES, 1);
 		page = NULL;
 	}
@@ -585,6 +578,16 @@ static unsigned int do_wp_page(struct vm_area *vma, uintptr_t addr, pteval_t *pt
 			spin_unlock(&mm->page_table_lock);
 			return 0;   /* changed under us: the access retries */
 		}
+		/*
+		 * A page read back from swap may be ours alone but still in the
+		 * swap cache (a clean copy): it leaves the cache to be reused.
+		 */
+		if (page_anon_vma(old) && page_flag(old, PG_swapcache) &&
+		    atomic_load_explicit(&old->_mapcount, memory_order_acquire) == 0 &&
+		    page_ref_count(old) == 2 && trylock_page(old)) {
+			try_to_free_swap(old);
+			unlock_page(old);
+		}
 		/* Never a cache page: the file must not see a private store. */
 		if (page_anon_vma(old) &&
 		    atomic_load_explicit(&old->_mapcount, memory_order_acquire) == 0 &&
@@ -618,6 +621,7 @@ static unsigned int do_wp_page(struct vm_area *vma, uintptr_t addr, pteval_t *pt
 		page_add_new_anon_rmap(page, vma, addr);
 		while (!pte_cmpxchg(ptep, &cur, new))
 			BUG_ON(!pte_same(cur, orig));
+		lru_cache_add(page);
 		if (special) {
 			add_mm_counter(mm, MM_ANONPAGES, 1);
 		} else if (page_is_file(old)) {
@@ -687,6 +691,7 @@ static unsigned int do_cow_file_page(struct vm_area *vma, uintptr_t addr, pteval
 		page_add_new_anon_rmap(page, vma, addr);
 		set_pte(ptep, pfn_pte(page_to_pfn(page), vm_get_page_prot(vma->vm_flags) |
 							 _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY));
+		lru_cache_add(page);
 		add_mm_counter(mm, MM_ANONPAGES, 1);
 		page = NULL;
 	}
@@ -794,6 +799,86 @@ static unsigned int do_shared_file_wp(struct vm_area *vma, uintptr_t addr, pteva
 	return 0;
 }
 
+/*
+ * A fault on a swap entry (Linux's do_swap_page): the page comes from the
+ * swap cache, or is read from its slot (a major fault). The entry's count
+ * on the slot goes; when nothing but the cache refers to the slot any more
+ * the page leaves the cache and, mapped nowhere else, is ours to write.
+ * Otherwise (fork shared the slot) it is mapped read-only, and a store
+ * copies it as for any shared page. A read error is SIGBUS.
+ */
+static unsigned int do_swap_page(struct vm_area *vma, uintptr_t addr, pteval_t *ptep,
+				 pteval_t orig, bool write)
+{
+	struct mm *mm = vma->vm_mm;
+	swp_entry_t entry = pte_to_swp_entry(orig);
+	struct page *page;
+	bool major, exclusive = false;
+	unsigned int ret = 0;
+	int err, old;
+	pteval_t prot;
+
+	if (anon_vma_prepare(vma))
+		return VM_FAULT_OOM;
+	page = swapin_page(entry, &err, &major);
+	if (!page) {
+		if (err == -KMM_EAGAIN || pte_read(ptep) != orig)
+			return 0;   /* resolved by another CPU: retry */
+		return err == -KMM_ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	}
+	if (major) {
+		count_vm_event(PGMAJFAULT);
+		ret |= VM_FAULT_MAJOR;
+	}
+	lock_page(page);
+	if (!page_flag(page, PG_swapcache) || page->private != entry.val) {
+		unlock_page(page);   /* reclaimed or taken in meanwhile */
+		put_anon_page(page);
+		return ret;
+	}
+	spin_lock(&mm->page_table_lock);
+	if (pte_read(ptep) != orig) {
+		spin_unlock(&mm->page_table_lock);
+		unlock_page(page);
+		put_anon_page(page);
+		return ret;
+	}
+	if (!page->mapping) {
+		/* Read ahead: its first mapping gives it its anon_vma. */
+		anon_vma_get(vma->anon_vma);
+		page->mapping = (struct address_space *)((uintptr_t)vma->anon_vma |
+							 PAGE_MAPPING_ANON);
+		page->index = linear_page_index(vma, addr);
+	}
+	old = atomic_fetch_add_explicit(&page->_mapcount, 1, memory_order_relaxed);
+	if (old == -1)
+		mod_zone_page_state(page_zone(page), NR_ANON_MAPPED, 1);
+	add_mm_counter(mm, MM_ANONPAGES, 1);
+	add_mm_counter(mm, MM_SWAPENTS, -1);
+	swap_free(entry);   /* the entry's count: the cache keeps its own */
+	/* Ours alone when no other entry maps it or names its slot. */
+	if (old == -1 && swap_count(entry) == 1) {
+		exclusive = true;
+	}
+	prot = vm_get_page_prot(vma->vm_flags) | _PAGE_ACCESSED;
+	if (exclusive && (vma->vm_flags & VM_WRITE))
+		prot |= _PAGE_RW | (write ? _PAGE_DIRTY : 0);
+	else
+		prot &= ~(pteval_t)_PAGE_RW;
+	set_pte(ptep, pfn_pte(page_to_pfn(page), prot));
+	spin_unlock(&mm->page_table_lock);
+	/*
+	 * An exclusive page keeps its clean copy on swap only while swap has
+	 * room and it is not written; a writable mapping may change it unseen.
+	 */
+	if (exclusive && ((prot & _PAGE_RW) || swap_area_full(entry)))
+		try_to_free_swap(page);
+	set_page_flag(page, PG_referenced);
+	unlock_page(page);
+	/* Our reference is the entry's now. */
+	return ret;
+}
+
 unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int flags)
 {
 	bool write = flags & FAULT_FLAG_WRITE;
@@ -816,7 +901,7 @@ unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int f
 				      : do_anonymous_page(vma, addr, ptep, write);
 	}
 	if (!pte_present(e))
-		return VM_FAULT_SIGBUS;   /* swap entries: the reclaim issue */
+		return do_swap_page(vma, addr, ptep, e, write);
 	if (write && !pte_write(e) && vma->vm_file && (vma->vm_flags & VM_SHARED))
 		return do_shared_file_wp(vma, addr, ptep, e);
 	if (write && !pte_write(e) && !vma->vm_shared)

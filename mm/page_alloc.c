@@ -739,7 +739,8 @@ static __noreturn void bad_page(struct page *page, const char *reason)
 #define PAGE_FLAGS_CHECK_AT_FREE                                               \
 	((1UL << PG_reserved) | (1UL << PG_buddy) | (1UL << PG_pcp) |          \
 	 (1UL << PG_slab) | (1UL << PG_locked) | (1UL << PG_lru) |             \
-	 (1UL << PG_writeback) | (1UL << PG_unevictable) | (1UL << PG_checked))
+	 (1UL << PG_writeback) | (1UL << PG_unevictable) | (1UL << PG_checked) | \
+	 (1UL << PG_swapcache))
 
 /* Checks the block and strips its owner's state before it is freed. */
 static inline void free_pages_prepare(struct page *page, unsigned int order)

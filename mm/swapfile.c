@@ -16,12 +16,22 @@
  * (kept in cluster_used[]), and when no cluster is wholly free falls back
  * to the first free slot after a moving hint, as Linux does when swap is
  * nearly full. Areas are tried by priority, highest first.
+ *
+ * The swap cache (mm/swap_state.c) keeps one page pointer per slot, here in
+ * frames allocated with the area (SWAP_CACHE_PER_FRAME pointers a frame),
+ * so adding a page to the cache on the way out never needs memory.
+ *
+ * swapoff marks the area closing (no new slots), brings every page back
+ * through each mm's page tables (unuse_mm, mm/memory.c), drops what the
+ * swap cache still holds of it, and only then takes it away.
  */
 #include <kmm/arch.h>
 #include <kmm/errno.h>
 #include <kmm/fs.h>
 #include <kmm/lock.h>
+#include <kmm/mm.h>
 #include <kmm/mm_types.h>
+#include <kmm/mmzone.h>
 #include <kmm/page_alloc.h>
 #include <kmm/printk.h>
 #include <kmm/slab.h>
@@ -59,7 +69,12 @@ struct swap_area {
 	unsigned long cpu_next[KMM_MAX_CPUS];   /* next slot in the CPU's cluster */
 	unsigned long cpu_end[KMM_MAX_CPUS];    /* end of it; NO_CLUSTER: none */
 	unsigned long cluster_hint, scan_hint;
+	struct page ***cache;         /* swap cache: [slot / PER_FRAME][slot % PER_FRAME] */
+	unsigned long nr_cache_frames;
+	bool closing;                 /* swapoff in progress: no new slots */
 };
+
+#define SWAP_CACHE_PER_FRAME (PAGE_SIZE / sizeof(struct page *))
 
 /* The areas and their order (swap_lock). */
 static spinlock_t swap_lock = SPINLOCK_INIT;
@@ -193,8 +208,29 @@ static void free_area_maps(struct swap_area *a)
 {
 	kfree(a->map);
 	kfree(a->cluster_used);
+	if (a->cache) {
+		for (unsigned long i = 0; i < a->nr_cache_frames; i++)
+			free_pages(a->cache[i], 0);
+		kfree(a->cache);
+	}
 	a->map = NULL;
 	a->cluster_used = NULL;
+	a->cache = NULL;
+}
+
+/* The swap cache's pointers for every slot of a; 0 or -ENOMEM. */
+static int alloc_cache_frames(struct swap_area *a)
+{
+	a->nr_cache_frames = (a->max + SWAP_CACHE_PER_FRAME - 1) / SWAP_CACHE_PER_FRAME;
+	a->cache = kzalloc(a->nr_cache_frames * sizeof(*a->cache), GFP_KERNEL);
+	if (!a->cache)
+		return -KMM_ENOMEM;
+	for (unsigned long i = 0; i < a->nr_cache_frames; i++) {
+		a->cache[i] = get_zeroed_page(GFP_KERNEL);
+		if (!a->cache[i])
+			return -KMM_ENOMEM;
+	}
+	return 0;
 }
 
 int swapon(const char *path, int priority)
@@ -232,7 +268,7 @@ int swapon(const char *path, int priority)
 	probe.nr_clusters = (probe.max + SWAP_CLUSTER_SLOTS - 1) / SWAP_CLUSTER_SLOTS;
 	probe.map = kzalloc(probe.max * sizeof(*probe.map), GFP_KERNEL);
 	probe.cluster_used = kzalloc(probe.nr_clusters * sizeof(*probe.cluster_used), GFP_KERNEL);
-	if (!probe.map || !probe.cluster_used) {
+	if (!probe.map || !probe.cluster_used || alloc_cache_frames(&probe)) {
 		err = -KMM_ENOMEM;
 		goto out_maps;
 	}
@@ -282,27 +318,98 @@ out_free:
 	return err;
 }
 
+/* The mms of every task, each once, with a user reference each. */
+struct mm_set {
+	struct mm **mms;
+	unsigned int n, max;
+};
+
+static void collect_mm(struct task *t, void *arg)
+{
+	struct mm_set *set = arg;
+	struct mm *mm = __atomic_load_n(&t->mm, __ATOMIC_ACQUIRE);
+
+	if (!mm || set->n == set->max || t->state == TASK_DEAD)
+		return;
+	for (unsigned int i = 0; i < set->n; i++)
+		if (set->mms[i] == mm)
+			return;
+	mmget(mm);
+	set->mms[set->n++] = mm;
+}
+
+/* Brings every page of area type back into memory; 0 or -errno. */
+static int try_to_unuse(unsigned int type)
+{
+	struct swap_area *a = &areas[type];
+	struct mm_set set = { .max = task_count() + 1 };
+	int err = 0;
+
+	set.mms = kcalloc(set.max, sizeof(*set.mms), GFP_KERNEL);
+	if (!set.mms)
+		return -KMM_ENOMEM;
+	task_for_each(collect_mm, &set);
+	for (unsigned int i = 0; i < set.n; i++) {
+		if (!err) {
+			read_lock(&set.mms[i]->mmap_lock);
+			err = unuse_mm(set.mms[i], type);
+			read_unlock(&set.mms[i]->mmap_lock);
+		}
+		mmput(set.mms[i]);
+	}
+	kfree(set.mms);
+	if (err)
+		return err;
+	/* What the swap cache still holds: pages read ahead, or mapped and
+	   kept there as clean copies. They stay in memory, now unbacked. */
+	for (unsigned long slot = 1; slot < a->max; slot++) {
+		struct page *page = lookup_swap_cache(swp_entry(type, slot));
+
+		if (!page)
+			continue;
+		lock_page(page);
+		if (page_flag(page, PG_swapcache) && page->private == swp_entry(type, slot).val)
+			delete_from_swap_cache(page);
+		unlock_page(page);
+		put_anon_page(page);
+	}
+	return 0;
+}
+
 int swapoff(const char *path)
 {
 	struct swap_area *a, gone;
+	unsigned int type;
+	int err;
 
 	spin_lock(&swap_lock);
 	a = path ? find_area(path) : NULL;
-	if (!a) {
+	if (!a || a->closing) {
 		spin_unlock(&swap_lock);
 		return -KMM_EINVAL;
 	}
+	a->closing = true;
+	type = (unsigned int)(a - areas);
+	spin_unlock(&swap_lock);
+
+	err = try_to_unuse(type);
+	spin_lock(&swap_lock);
 	spin_lock(&a->lock);
-	if (a->inuse) {
+	if (!err && a->inuse)
+		err = -KMM_EBUSY;   /* a slot is still referred to: a bug, or a race */
+	if (err) {
+		a->closing = false;
 		spin_unlock(&a->lock);
 		spin_unlock(&swap_lock);
-		return -KMM_EBUSY;
+		return err;
 	}
 	spin_unlock(&a->lock);
 	gone = *a;
 	a->used = false;
+	a->closing = false;
 	a->map = NULL;
 	a->cluster_used = NULL;
+	a->cache = NULL;
 	spin_unlock(&swap_lock);
 	free_area_maps(&gone);
 	arch_fs_close(gone.file);
@@ -314,10 +421,9 @@ void swapoff_all(void)
 	for (unsigned int i = 0; i < MAX_SWAPFILES; i++) {
 		if (!areas[i].used)
 			continue;
-		if (areas[i].inuse)
+		if (swapoff(areas[i].path))
 			panic("swapoff at shutdown: %s still has %lu slots in use", areas[i].path,
 			      areas[i].inuse);
-		swapoff(areas[i].path);
 	}
 	next_prio = -1;
 }
@@ -385,7 +491,8 @@ swp_entry_t get_swap_page(void)
 		unsigned long slot;
 
 		for (unsigned int i = 0; i < MAX_SWAPFILES; i++)
-			if (areas[i].used && !tried[i] && (!best || areas[i].prio > best->prio))
+			if (areas[i].used && !areas[i].closing && !tried[i] &&
+			    (!best || areas[i].prio > best->prio))
 				best = &areas[i];
 		if (!best)
 			break;
@@ -515,6 +622,31 @@ int swap_readpage(struct page *page, swp_entry_t entry)
 	return 0;
 }
 
+struct page **swap_cache_slot(swp_entry_t entry)
+{
+	struct swap_area *a = lock_entry(entry);
+	struct page **slot;
+
+	if (!a)
+		return NULL;
+	slot = &a->cache[swp_offset(entry) / SWAP_CACHE_PER_FRAME]
+			[swp_offset(entry) % SWAP_CACHE_PER_FRAME];
+	spin_unlock(&a->lock);
+	return slot;
+}
+
+bool swap_area_full(swp_entry_t entry)
+{
+	struct swap_area *a = lock_entry(entry);
+	bool full;
+
+	if (!a)
+		return true;
+	full = a->inuse * 2 > a->pages;
+	spin_unlock(&a->lock);
+	return full;
+}
+
 /* ---- Views and checks ---- */
 
 void si_swapinfo(unsigned long *total, unsigned long *free)
@@ -567,6 +699,17 @@ int swap_check(void)
 					used++, bad++;
 				else if (a->map[k])
 					used++, inuse++;
+				if (k < a->max) {
+					struct page *p = a->cache[k / SWAP_CACHE_PER_FRAME]
+								 [k % SWAP_CACHE_PER_FRAME];
+
+					if (p && (!page_flag(p, PG_swapcache) ||
+						  p->private != swp_entry(i, k).val || !a->map[k] ||
+						  a->map[k] == SWAP_MAP_BAD))
+						panic("swap_check: %s: slot %lu (count %u) caches page "
+						      "%#lx that is not its swap-cache page", a->path,
+						      k, a->map[k], page_to_pfn(p));
+				}
 			}
 			if (used != a->cluster_used[c])
 				panic("swap_check: %s: cluster %lu has %lu slots used, counted %u",

@@ -8,8 +8,16 @@
  * page-frame reclaiming of the machine happen as they would for the program.
  * It prints what the memory manager did: faults, resident pages, TLB hits
  * and misses, and the host time per reference.
+ *
+ * --compare reads the trace a third time as a reference string of pages
+ * and counts the faults OPT, LRU and CLOCK (policy.c) would take with a
+ * few numbers of frames, next to the major faults of the replay, so kmm's
+ * reclaim can be judged against the optimum and the classic policies on
+ * the same string. --synth generates one of policy.c's synthetic strings
+ * and replays it as a kmm trace (kept with --save-trace).
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -19,9 +27,11 @@
 #include <kmm/kmm.h>
 #include <kmm/mm.h>
 #include <kmm/mman.h>
+#include <kmm/page_alloc.h>
 #include <kmm/vmstat.h>
 
 #include "kmm_tool.h"
+#include "policy.h"
 #include "trace.h"
 
 /* Pages closer than this share an area: a program's areas are contiguous,
@@ -31,6 +41,7 @@
 void cmd_replay_usage(FILE *f)
 {
 	fprintf(f, "Usage: kmm replay FILE [OPTIONS...]\n"
+		   "       kmm replay --synth KIND:PAGES:REFS[:SEED] [OPTIONS...]\n"
 		   "\n"
 		   "Replays a memory-reference trace through an emulated task: every\n"
 		   "reference goes through the MMU, with demand paging and TLB misses as\n"
@@ -41,7 +52,21 @@ void cmd_replay_usage(FILE *f)
 		   "  block     one block number a line (LIRS block traces; block = page)\n"
 		   "  rw        R|W ADDRESS\n"
 		   "\n"
-		   "Machine:\n");
+		   "Policies:\n"
+		   "  %-26s %s\n"
+		   "  %-26s %s\n"
+		   "  %-26s %s\n"
+		   "  %-26s %s\n"
+		   "  %-26s %s\n"
+		   "\n"
+		   "Machine:\n",
+		   "--compare", "also count the faults of OPT, LRU and CLOCK on the trace",
+		   "--frames N|P%,...", "frame counts to compare at (default: the frames free "
+		   "for the task, and 25/50/75% of the trace's pages)",
+		   "--no-replay", "only the policies' counts (no machine; implies --compare)",
+		   "--synth KIND:PAGES:REFS[:SEED]", "replay a synthetic string instead of FILE: "
+		   "loop, scan or zipf",
+		   "--save-trace FILE", "keep the synthetic string as a kmm trace (.gz: gzip)");
 	boot_params_usage(f);
 	fprintf(f, "\n"
 		   "Output:\n"
@@ -53,10 +78,24 @@ void cmd_replay_usage(FILE *f)
 		   "-h, --help", "this help");
 }
 
+#define MAX_COMPARE_FRAMES 16
+
 struct replay_args {
 	struct emu_config cfg;
 	const char *path;
 	bool progress;
+	bool compare, replay;
+	/* --frames: a count, or (percent set) a share of the distinct pages */
+	struct {
+		uint64_t value;
+		bool percent;
+	} frames[MAX_COMPARE_FRAMES];
+	unsigned int nr_frames;
+	/* --synth */
+	bool synth;
+	enum synth_kind synth_kind;
+	uint64_t synth_pages, synth_refs, synth_seed;
+	const char *save_trace;
 };
 
 /* ---- Pass 1: the pages of the trace ---- */
@@ -287,6 +326,71 @@ static int run_refs(struct task *t, const char *path, uint64_t shift, bool progr
 	return got < 0 ? -1 : 0;
 }
 
+/* "N" or "P%", comma-separated. 0, or -1 with the reason in err. */
+static int parse_frames(struct replay_args *a, const char *text, char *err, size_t len)
+{
+	const char *p = text;
+
+	a->nr_frames = 0;
+	for (;;) {
+		char *end;
+		unsigned long long v;
+
+		if (*p < '0' || *p > '9') {
+			snprintf(err, len, "'%s': frame counts are numbers or percentages, "
+				 "comma-separated", text);
+			return -1;
+		}
+		v = strtoull(p, &end, 10);
+		if (a->nr_frames == MAX_COMPARE_FRAMES) {
+			snprintf(err, len, "at most %d frame counts", MAX_COMPARE_FRAMES);
+			return -1;
+		}
+		a->frames[a->nr_frames].percent = *end == '%';
+		if (*end == '%')
+			end++;
+		if (!v || v > (1ULL << 40) || (a->frames[a->nr_frames].percent && v > 100)) {
+			snprintf(err, len, "'%s': a frame count is 1 or more, a share 1%% to 100%%",
+				 text);
+			return -1;
+		}
+		a->frames[a->nr_frames++].value = v;
+		if (!*end)
+			return 0;
+		if (*end != ',') {
+			snprintf(err, len, "'%s': frame counts are numbers or percentages, "
+				 "comma-separated", text);
+			return -1;
+		}
+		p = end + 1;
+	}
+}
+
+/* KIND:PAGES:REFS[:SEED]. 0, or -1 with the reason in err. */
+static int parse_synth(struct replay_args *a, const char *text, char *err, size_t len)
+{
+	char kind[16];
+	unsigned long long pages, refs, seed = 1;
+	int n, used = 0;
+
+	n = sscanf(text, "%15[a-z]:%llu:%llu%n:%llu%n", kind, &pages, &refs, &used, &seed, &used);
+	if (n < 3 || text[used] || synth_by_name(kind) < 0) {
+		snprintf(err, len, "'%s': expected KIND:PAGES:REFS[:SEED], KIND loop, scan or zipf",
+			 text);
+		return -1;
+	}
+	if (pages < 2 || pages > (1ULL << 28) || !refs || refs > (1ULL << 31)) {
+		snprintf(err, len, "'%s': PAGES from 2 to 2^28, REFS from 1 to 2^31", text);
+		return -1;
+	}
+	a->synth = true;
+	a->synth_kind = (enum synth_kind)synth_by_name(kind);
+	a->synth_pages = pages;
+	a->synth_refs = refs;
+	a->synth_seed = seed;
+	return 0;
+}
+
 static int parse_args(struct replay_args *a, int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
@@ -310,6 +414,29 @@ static int parse_args(struct replay_args *a, int argc, char **argv)
 			value = eq + 1;
 		} else {
 			snprintf(name, sizeof(name), "%s", arg);
+		}
+		if (!strcmp(name, "--compare") || !strcmp(name, "--no-replay")) {
+			if (value)
+				return usage_error("replay", "option %s takes no value", name);
+			a->compare = true;
+			if (!strcmp(name, "--no-replay"))
+				a->replay = false;
+			continue;
+		}
+		if (!strcmp(name, "--frames") || !strcmp(name, "--synth") ||
+		    !strcmp(name, "--save-trace")) {
+			if (!value) {
+				if (i + 1 >= argc)
+					return usage_error("replay", "option %s needs a value", name);
+				value = argv[++i];
+			}
+			if (!strcmp(name, "--frames") && parse_frames(a, value, err, sizeof(err)))
+				return usage_error("replay", "--frames: %s", err);
+			if (!strcmp(name, "--synth") && parse_synth(a, value, err, sizeof(err)))
+				return usage_error("replay", "--synth: %s", err);
+			if (!strcmp(name, "--save-trace"))
+				a->save_trace = value;
+			continue;
 		}
 		if (!strcmp(name, "--quiet") || !strcmp(name, "--no-progress")) {
 			if (value)
@@ -336,8 +463,14 @@ static int parse_args(struct replay_args *a, int argc, char **argv)
 		if (p->set(&a->cfg, value, err, sizeof(err)))
 			return usage_error("replay", "%s: %s", name, err);
 	}
-	if (!a->path)
+	if (a->synth && a->path)
+		return usage_error("replay", "a trace file or --synth, not both");
+	if (!a->path && !a->synth)
 		return usage_error("replay", "which trace? (kmm replay FILE; see --help)");
+	if (a->save_trace && !a->synth)
+		return usage_error("replay", "--save-trace saves a --synth string");
+	if (a->nr_frames && !a->compare)
+		return usage_error("replay", "--frames goes with --compare");
 	return 0;
 }
 
