@@ -1732,25 +1732,6 @@ int kmem_cache_set_magazine(struct kmem_cache *cp, unsigned int rounds)
 	return 0;
 }
 
-int kmem_cache_set_free_limit(struct kmem_cache *cp, unsigned int slabs)
-{
-	struct list_head release = LIST_HEAD_INIT(release);
-
-	if (!cp)
-		return -KMM_EINVAL;
-	spin_lock(&cp->slab_lock);
-	cp->free_limit = slabs;
-	/* Beyond the new limit: give the extra free slabs back now. */
-	while (cp->nr_free > cp->free_limit) {
-		list_move(cp->slabs_free.next, &release);
-		cp->nr_free--;
-		cp->reaped++;
-	}
-	spin_unlock(&cp->slab_lock);
-	slab_destroy_list(cp, &release);
-	return 0;
-}
-
 bool kmem_cache_is_object(struct kmem_cache *cp, const void *obj)
 {
 	struct page *page = virt_to_page(obj);

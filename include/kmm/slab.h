@@ -101,15 +101,6 @@ int kmem_cache_destroy(struct kmem_cache *cache);
 int kmem_cache_set_magazine(struct kmem_cache *cache, unsigned int rounds);
 
 /*
- * Sets how many free slabs the cache keeps before giving the next back to
- * the page allocator (KMEM_FREE_LIMIT, 2, by default); for a client whose
- * caches have large slabs (the user-space malloc: a free 128 KiB slab per
- * large class is resident memory nobody else can use). Returns 0, or
- * -KMM_EINVAL for a NULL cache.
- */
-int kmem_cache_set_free_limit(struct kmem_cache *cache, unsigned int slabs);
-
-/*
  * Is obj (an address of RAM) the start of an object of one of cp's slabs?
  * For a client that must check a pointer it is handed before freeing it
  * (the user-space malloc's free); says nothing of whether it is allocated.

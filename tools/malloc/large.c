@@ -14,9 +14,9 @@
  *     first page and of its last (kind and length in pages), so freeing
  *     a run finds its neighbours in two loads and merges with the free
  *     ones at once: blocks freed side by side become one;
- *   - free runs are on 11 lists by the power of two of their length, each
- *     in address order; allocation takes the lowest run that fits
- *     (address-ordered first fit), splitting off the rest;
+ *   - free runs are on 11 lists by the power of two of their length;
+ *     allocation scans the list of its own power (first fit) and takes
+ *     the first run of any higher list, splitting off the rest;
  *   - realloc grows a run in place into a free run after it, or, moving
  *     the contents down, into a free run before it (as glibc's realloc
  *     does with a free predecessor), so that buffers growing in turn
@@ -128,18 +128,10 @@ static void run_untag(struct page *pg, unsigned long len)
 		tag_set(pg + len - 1, 0);
 }
 
-/* Bins are kept in address order: allocation takes the lowest run that
-   fits (address-ordered first fit, which keeps fragmentation low and
-   reuses memory freed low in a chunk before the chunk's untouched end). */
 static void free_run_add(struct page *pg, unsigned long len)
 {
-	struct list_head *bin = &bins[bin_of(len)], *pos;
-
 	run_tag(pg, len, false);
-	for (pos = bin->next; pos != bin; pos = pos->next)
-		if (list_entry(pos, struct page, lru) > pg)
-			break;
-	list_add_tail(&pg->lru, pos);
+	list_add(&pg->lru, &bins[bin_of(len)]);
 	atomic_fetch_add_explicit(&free_pages_total, len, memory_order_relaxed);
 }
 
@@ -189,22 +181,19 @@ static void chunk_release(struct page *pg)
 	__free_pages(pg, LARGE_CHUNK_ORDER);
 }
 
-/* The lowest free run of at least len pages, or NULL. Under the lock. */
+/* The first free run of at least len pages, or NULL. Under the lock. */
 static struct page *run_find(unsigned long len)
 {
-	struct page *best = NULL, *pg;
+	unsigned int b = bin_of(len);
+	struct page *pg;
 
-	for (unsigned int b = bin_of(len); b < LARGE_NR_BINS; b++) {
-		list_for_each_entry(pg, &bins[b], lru) {
-			if (best && pg > best)
-				break;
-			if (tag_len(tag_get(pg)) >= len) {
-				best = pg;
-				break;
-			}
-		}
-	}
-	return best;
+	list_for_each_entry(pg, &bins[b], lru)
+		if (tag_len(tag_get(pg)) >= len)
+			return pg;
+	for (b++; b < LARGE_NR_BINS; b++)
+		if (!list_empty(&bins[b]))
+			return list_first_entry(&bins[b], struct page, lru);
+	return NULL;
 }
 
 void *large_alloc(unsigned long pages)

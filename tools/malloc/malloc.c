@@ -88,7 +88,6 @@
 #define TRIM_MIN_ORDER 4                     /* 64 KiB and larger blocks */
 #define MAGAZINE_BYTES (16 * 1024)           /* bytes of objects a magazine holds */
 #define MAGAZINE_MIN_ROUNDS 7                /* even for the largest classes */
-#define FREE_SLAB_BYTES (32 * 1024)          /* free slabs a class keeps */
 
 /* ---- Size classes ---- */
 
@@ -173,22 +172,6 @@ static unsigned int magazine_rounds(size_t size)
 	return MAGAZINE_MIN_ROUNDS;
 }
 
-/*
- * Free slabs a class keeps (the slab layer's default is two): at most
- * FREE_SLAB_BYTES of them, so that the large classes, whose slabs are up
- * to 128 KiB, give a free slab back to the page allocator at once, where
- * every size can use it (a realloc-grown buffer passes through them all).
- */
-static unsigned int free_slabs_kept(struct kmem_cache *cp)
-{
-	struct kmem_cache_info info;
-	size_t slab_bytes;
-
-	kmem_cache_get_info(cp, &info);
-	slab_bytes = (size_t)info.pages_per_slab * PAGE_SIZE;
-	return (unsigned int)MIN(FREE_SLAB_BYTES / slab_bytes, (size_t)2);
-}
-
 static int boot(void)
 {
 	struct kmm_boot_options opts;
@@ -219,8 +202,7 @@ static int boot(void)
 		class_cache[c] = kmem_cache_create(name, class_size[c], class_align(c),
 						   SLAB_CPU_SLABS, NULL);
 		if (!class_cache[c] ||
-		    kmem_cache_set_magazine(class_cache[c], magazine_rounds(class_size[c])) ||
-		    kmem_cache_set_free_limit(class_cache[c], free_slabs_kept(class_cache[c])))
+		    kmem_cache_set_magazine(class_cache[c], magazine_rounds(class_size[c])))
 			return -1;
 	}
 	for (size_t i = 0, c = 0; i <= SMALL_MAX / 16; i++) {
