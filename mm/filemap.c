@@ -49,6 +49,7 @@
 #include <kmm/printk.h>
 #include <kmm/slab.h>
 #include <kmm/string.h>
+#include <kmm/swap.h>
 #include <kmm/vmstat.h>
 
 #include "filemap_internal.h"
@@ -366,9 +367,12 @@ struct page *find_get_page(struct address_space *mapping, pgoff_t index)
 	return page;
 }
 
+/* A cache page's last reference may be the reader's or reclaim's: it leaves
+   its LRU list on the way out (release_page). */
 void put_page(struct page *page)
 {
-	__free_page(page);
+	if (put_page_testzero(page))
+		release_page(page);
 }
 
 /*
@@ -390,6 +394,8 @@ static int add_to_page_cache(struct address_space *m, struct page *page, pgoff_t
 			account_cache_page(m, page, 1);
 		}
 		spin_unlock(&m->tree_lock);
+		if (!err)
+			lru_cache_add(page);   /* reclaim may take it from now on */
 		if (err != -KMM_EAGAIN)
 			break;
 		spare = kmem_cache_alloc(rt_node_cachep, GFP_KERNEL);
@@ -446,6 +452,9 @@ static void delete_from_page_cache(struct page *page)
 	account_cache_page(m, page, -1);
 	page->mapping = NULL;
 	spin_unlock(&m->tree_lock);
+	/* Not reclaim's any more (unless it holds the page isolated: then it
+	   sees the mapping gone and lets it be freed). */
+	lru_del(page);
 	put_page(page);
 }
 
@@ -1933,6 +1942,10 @@ static void check_inode(struct inode *inode, void *arg)
 		if (page_ref_count(p) < 1)
 			panic("filemap_check: %s: cached page %lu has no reference",
 			      inode->i_path, found);
+		if (!page_flag(p, PG_lru) || page_flag(p, PG_swapbacked))
+			panic("filemap_check: %s: cached page %lu is not on a file LRU list "
+			      "(flags %#lx)", inode->i_path, found,
+			      (unsigned long)atomic_load(&p->flags));
 		if (page_flag(p, PG_dirty))
 			dirty++;
 		if (page_flag(p, PG_dirty) != (rt_find(m, found, true, &idx) == p && idx == found))

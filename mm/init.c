@@ -133,6 +133,7 @@ int mm_init(const struct kmm_boot_options *opts)
 	if (err)
 		return err;
 	memblock_free_all();
+	lru_init();
 	setup_per_zone_wmarks();
 	setup_zone_pagesets();
 	err = kmem_cache_init();
@@ -171,5 +172,6 @@ int kmm_check(void)
 	mm_rmap_check();
 	filemap_check();
 	swap_check();
+	lru_check();
 	return 0;
 }

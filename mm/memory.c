@@ -74,8 +74,10 @@
 #include <kmm/printk.h>
 #include <kmm/slab.h>
 #include <kmm/string.h>
+#include <kmm/swap.h>
 #include <kmm/vmstat.h>
 
+#include "filemap_internal.h"
 #include "vma_internal.h"
 
 struct page *zero_page;
@@ -826,10 +828,8 @@ static unsigned int do_swap_page(struct vm_area *vma, uintptr_t addr, pteval_t *
 			return 0;   /* resolved by another CPU: retry */
 		return err == -KMM_ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 	}
-	if (major) {
-		count_vm_event(PGMAJFAULT);
-		ret |= VM_FAULT_MAJOR;
-	}
+	if (major)
+		ret |= VM_FAULT_MAJOR;   /* counted by handle_mm_fault, not by swapoff */
 	lock_page(page);
 	if (!page_flag(page, PG_swapcache) || page->private != entry.val) {
 		unlock_page(page);   /* reclaimed or taken in meanwhile */
@@ -857,9 +857,7 @@ static unsigned int do_swap_page(struct vm_area *vma, uintptr_t addr, pteval_t *
 	add_mm_counter(mm, MM_SWAPENTS, -1);
 	swap_free(entry);   /* the entry's count: the cache keeps its own */
 	/* Ours alone when no other entry maps it or names its slot. */
-	if (old == -1 && swap_count(entry) == 1) {
-		exclusive = true;
-	}
+	exclusive = old == -1 && swap_count(entry) == 1;
 	prot = vm_get_page_prot(vma->vm_flags) | _PAGE_ACCESSED;
 	if (exclusive && (vma->vm_flags & VM_WRITE))
 		prot |= _PAGE_RW | (write ? _PAGE_DIRTY : 0);
@@ -869,7 +867,8 @@ static unsigned int do_swap_page(struct vm_area *vma, uintptr_t addr, pteval_t *
 	spin_unlock(&mm->page_table_lock);
 	/*
 	 * An exclusive page keeps its clean copy on swap only while swap has
-	 * room and it is not written; a writable mapping may change it unseen.
+	 * room (and is not being switched off) and it is not written; a
+	 * writable mapping may change it unseen.
 	 */
 	if (exclusive && ((prot & _PAGE_RW) || swap_area_full(entry)))
 		try_to_free_swap(page);
@@ -900,8 +899,13 @@ unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int f
 		return vma->vm_shared ? do_shared_page(vma, addr, ptep, write)
 				      : do_anonymous_page(vma, addr, ptep, write);
 	}
-	if (!pte_present(e))
-		return do_swap_page(vma, addr, ptep, e, write);
+	if (!pte_present(e)) {
+		unsigned int ret = do_swap_page(vma, addr, ptep, e, write);
+
+		if (ret & VM_FAULT_MAJOR)
+			count_vm_event(PGMAJFAULT);
+		return ret;
+	}
 	if (write && !pte_write(e) && vma->vm_file && (vma->vm_flags & VM_SHARED))
 		return do_shared_file_wp(vma, addr, ptep, e);
 	if (write && !pte_write(e) && !vma->vm_shared)
@@ -927,6 +931,53 @@ unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int f
 				break;
 		}
 		spin_unlock(&vma->vm_mm->page_table_lock);
+	}
+	return 0;
+}
+
+/*
+ * swapoff: every swap entry of area type in mm is faulted back in, as a
+ * read fault would (do_swap_page), so every sharer of a slot ends up
+ * mapping the one page the swap cache holds for it. Tables cannot go away
+ * under the read lock; entries can change (reclaim, another thread's
+ * fault), so each is read again after each attempt.
+ */
+int unuse_mm(struct mm *mm, unsigned int type)
+{
+	struct vm_area *vma;
+
+	list_for_each_entry(vma, &mm->mmap, vm_list) {
+		uintptr_t addr, next;
+
+		/* Only private areas' anonymous pages go to swap. */
+		if (!vma->anon_vma || vma->vm_shared)
+			continue;
+		for (addr = vma->vm_start; addr < vma->vm_end; addr = next) {
+			pteval_t *pt = walk_to_pt(mm, addr, &next);
+
+			next = MIN(next, vma->vm_end);
+			if (!pt)
+				continue;
+			for (uintptr_t a = addr; a < next; a += PAGE_SIZE) {
+				pteval_t *ptep = &pt[pt_index(a, 0)];
+
+				for (unsigned int tries = 0;; tries++) {
+					pteval_t e = pte_read(ptep);
+					unsigned int fault;
+
+					if (pte_none(e) || pte_present(e) ||
+					    swp_type(pte_to_swp_entry(e)) != type)
+						break;
+					if (tries == 16)
+						return -KMM_EBUSY;   /* keeps changing: give up */
+					fault = do_swap_page(vma, a, ptep, e, false);
+					if (fault & VM_FAULT_OOM)
+						return -KMM_ENOMEM;
+					if (fault & VM_FAULT_SIGBUS)
+						return -KMM_EIO;
+				}
+			}
+		}
 	}
 	return 0;
 }
@@ -1052,10 +1103,12 @@ int populate_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 /*
  * Releases n pages whose entries zap cleared (and flushed): the rss
  * counters, the Dirty bit of a shared file page moved into the page (the
- * store must reach the file), the map count and the reference.
+ * store must reach the file), the map count and the reference. Then the
+ * ns swap entries cleared: each drops its count on the slot, and the swap
+ * cache's page with the last one (free_swap_and_cache).
  */
 static void zap_release(struct vm_area *vma, struct page **batch, const bool *dirty,
-			unsigned int n)
+			unsigned int n, const swp_entry_t *swaps, unsigned int ns)
 {
 	long rss[NR_MM_COUNTERS] = { 0 };
 	bool shared_file = vma->vm_file && (vma->vm_flags & VM_SHARED);
@@ -1068,6 +1121,9 @@ static void zap_release(struct vm_area *vma, struct page **batch, const bool *di
 			set_page_dirty(page);
 		page_remove_rmap(page);
 	}
+	for (unsigned int i = 0; i < ns; i++)
+		free_swap_and_cache(swaps[i]);
+	rss[MM_SWAPENTS] += ns;
 	for (int c = 0; c < NR_MM_COUNTERS; c++)
 		if (rss[c])
 			add_mm_counter(vma->vm_mm, (enum mm_counter)c, -rss[c]);
@@ -1078,7 +1134,8 @@ void zap_page_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 	struct mm *mm = vma->vm_mm;
 	struct page *batch[ZAP_BATCH];
 	bool dirty[ZAP_BATCH];
-	unsigned int n = 0;
+	swp_entry_t swaps[ZAP_BATCH];
+	unsigned int n = 0, ns = 0;
 	uintptr_t addr, next, flush_start;
 	bool cleared = false;
 
@@ -1098,22 +1155,25 @@ void zap_page_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 
 			if (pte_none(e))
 				continue;
-			if (!pte_present(e))
-				panic("zap: swap entry %#llx at %#lx before swap exists",
-				      (unsigned long long)e, (unsigned long)a);
 			e = ptep_get_and_clear(ptep);
-			cleared = true;
-			if (pte_special(e))
-				continue;
-			dirty[n] = pte_dirty(e);
-			batch[n++] = pfn_to_page(pte_pfn(e));
-			if (n < ZAP_BATCH)
+			if (!pte_present(e)) {
+				/* A swap entry: no CPU can cache it, no flush needed. */
+				swaps[ns++] = pte_to_swp_entry(e);
+			} else {
+				cleared = true;
+				if (pte_special(e))
+					continue;
+				dirty[n] = pte_dirty(e);
+				batch[n++] = pfn_to_page(pte_pfn(e));
+			}
+			if (n < ZAP_BATCH && ns < ZAP_BATCH)
 				continue;
 			/* The frames may go only once no CPU can reach them. */
 			spin_unlock(&mm->page_table_lock);
-			arch_flush_tlb_range(mm, flush_start, a + PAGE_SIZE);
-			zap_release(vma, batch, dirty, n);
-			n = 0;
+			if (cleared)
+				arch_flush_tlb_range(mm, flush_start, a + PAGE_SIZE);
+			zap_release(vma, batch, dirty, n, swaps, ns);
+			n = ns = 0;
 			flush_start = a + PAGE_SIZE;
 			cleared = false;
 			spin_lock(&mm->page_table_lock);
@@ -1122,7 +1182,7 @@ void zap_page_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 	spin_unlock(&mm->page_table_lock);
 	if (cleared)
 		arch_flush_tlb_range(mm, flush_start, end);
-	zap_release(vma, batch, dirty, n);
+	zap_release(vma, batch, dirty, n, swaps, ns);
 }
 
 /*
@@ -1253,6 +1313,23 @@ void free_pgtables(struct mm *mm, uintptr_t start, uintptr_t end, uintptr_t floo
 	}
 }
 
+/* Does any entry of pt in [addr, end) hold something? (read without the lock) */
+static bool pt_range_used(const pteval_t *pt, uintptr_t addr, uintptr_t end)
+{
+	for (uintptr_t a = addr; a < end; a += PAGE_SIZE)
+		if (!pte_none(pte_read((pteval_t *)&pt[pt_index(a, 0)])))
+			return true;
+	return false;
+}
+
+/*
+ * fork holds the parent's mmap_lock for writing, so no fault changes its
+ * entries; reclaim still may (turning a present entry into a swap entry,
+ * or clearing a file page's), so each table is copied under the parent's
+ * page_table_lock. The child's table is allocated before that lock is
+ * taken: the allocation may enter reclaim, which takes page_table_locks.
+ * A swap entry is copied with one more count on its slot (swap_duplicate).
+ */
 int copy_page_range(struct vm_area *dst, struct vm_area *src)
 {
 	struct mm *dmm = dst->vm_mm, *smm = src->vm_mm;
@@ -1271,28 +1348,37 @@ int copy_page_range(struct vm_area *dst, struct vm_area *src)
 	if (src->vm_file && !src->anon_vma)
 		return 0;
 	for (addr = src->vm_start; addr < src->vm_end && !err; addr = next) {
-		pteval_t *spt = walk_to_pt(smm, addr, &next), *dpt = NULL;
+		pteval_t *spt = walk_to_pt(smm, addr, &next), *dpt, *dptep;
 
 		next = MIN(next, src->vm_end);
-		if (!spt)
+		if (!spt || !pt_range_used(spt, addr, next))
 			continue;
+		dptep = pte_alloc(dmm, addr);
+		if (!dptep) {
+			err = -KMM_ENOMEM;
+			break;
+		}
+		dpt = dptep - pt_index(addr, 0);
+		spin_lock(&smm->page_table_lock);
 		for (uintptr_t a = addr; a < next; a += PAGE_SIZE) {
 			pteval_t *sptep = &spt[pt_index(a, 0)];
 			pteval_t e = pte_read(sptep);
 
 			if (pte_none(e))
 				continue;
-			if (!pte_present(e))
-				panic("fork: swap entry %#llx at %#lx before swap exists",
-				      (unsigned long long)e, (unsigned long)a);
-			if (!dpt) {
-				pteval_t *dptep = pte_alloc(dmm, a);
+			if (!pte_present(e)) {
+				int r = swap_duplicate(pte_to_swp_entry(e));
 
-				if (!dptep) {
-					err = -KMM_ENOMEM;
+				if (r == -KMM_EINVAL)
+					panic("fork: bad swap entry %#llx at %#lx",
+					      (unsigned long long)e, (unsigned long)a);
+				if (r) {
+					err = r;   /* the slot's count is full */
 					break;
 				}
-				dpt = dptep - pt_index(a, 0);
+				rss[MM_SWAPENTS]++;
+				set_pte(&dpt[pt_index(a, 0)], e);
+				continue;
 			}
 			if (!pte_special(e)) {
 				struct page *page = pfn_to_page(pte_pfn(e));
@@ -1307,6 +1393,7 @@ int copy_page_range(struct vm_area *dst, struct vm_area *src)
 			}
 			set_pte(&dpt[pt_index(a, 0)], e & ~(pteval_t)_PAGE_ACCESSED);
 		}
+		spin_unlock(&smm->page_table_lock);
 	}
 	for (int c = 0; c < NR_MM_COUNTERS; c++)
 		if (rss[c])
@@ -1461,7 +1548,7 @@ static void for_each_pte(struct mm *mm, pteval_t *table, int level, uintptr_t ba
 }
 
 struct mm_check_state {
-	long anon, shmem, file;
+	long anon, shmem, file, swap;
 };
 
 static void check_one_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
@@ -1474,9 +1561,17 @@ static void check_one_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 	if (!vma)
 		panic("mm_check: mm %p maps %#lx outside every area (entry %#llx)",
 		      (void *)mm, (unsigned long)addr, (unsigned long long)e);
-	if (!pte_present(e))
-		panic("mm_check: mm %p: non-present entry %#llx at %#lx", (void *)mm,
-		      (unsigned long long)e, (unsigned long)addr);
+	if (!pte_present(e)) {
+		/* A swap entry: of a private area's anonymous page, naming a slot in use. */
+		if (vma->vm_shared || (vma->vm_file && (vma->vm_flags & VM_SHARED)) ||
+		    !vma->anon_vma || swap_count(pte_to_swp_entry(e)) < 1)
+			panic("mm_check: mm %p: non-present entry %#llx at %#lx is not a swap "
+			      "entry of a private area (slot count %d)", (void *)mm,
+			      (unsigned long long)e, (unsigned long)addr,
+			      swap_count(pte_to_swp_entry(e)));
+		st->swap++;
+		return;
+	}
 	if (!pfn_valid(pte_pfn(e)))
 		panic("mm_check: mm %p: %#lx maps pfn %#lx outside RAM", (void *)mm,
 		      (unsigned long)addr, pte_pfn(e));
@@ -1541,7 +1636,7 @@ static void check_one_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 
 int mm_check(struct mm *mm)
 {
-	struct mm_check_state st = { 0, 0, 0 };
+	struct mm_check_state st = { 0, 0, 0, 0 };
 	unsigned long tables = 0;
 	long bytes;
 
@@ -1550,11 +1645,13 @@ int mm_check(struct mm *mm)
 	for_each_pte(mm, pgd_table(mm), 3, 0, check_one_pte, &st, &tables);
 	if (st.anon != get_mm_counter(mm, MM_ANONPAGES) ||
 	    st.shmem != get_mm_counter(mm, MM_SHMEMPAGES) ||
-	    st.file != get_mm_counter(mm, MM_FILEPAGES))
-		panic("mm_check: mm %p: rss anon %ld shmem %ld file %ld, page tables map "
-		      "%ld, %ld and %ld", (void *)mm, get_mm_counter(mm, MM_ANONPAGES),
-		      get_mm_counter(mm, MM_SHMEMPAGES), get_mm_counter(mm, MM_FILEPAGES),
-		      st.anon, st.shmem, st.file);
+	    st.file != get_mm_counter(mm, MM_FILEPAGES) ||
+	    st.swap != get_mm_counter(mm, MM_SWAPENTS))
+		panic("mm_check: mm %p: rss anon %ld shmem %ld file %ld swap %ld, page tables "
+		      "map %ld, %ld and %ld and hold %ld swap entries", (void *)mm,
+		      get_mm_counter(mm, MM_ANONPAGES), get_mm_counter(mm, MM_SHMEMPAGES),
+		      get_mm_counter(mm, MM_FILEPAGES), get_mm_counter(mm, MM_SWAPENTS),
+		      st.anon, st.shmem, st.file, st.swap);
 	bytes = atomic_load(&mm->pgtables_bytes);
 	if (bytes != (long)(tables * PAGE_SIZE))
 		panic("mm_check: mm %p: pgtables_bytes %ld but %lu table frames", (void *)mm,
@@ -1598,6 +1695,11 @@ static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 	struct rmap_count *c = arg;
 	struct page *page;
 
+	if (!pte_present(e)) {
+		if (c->pass == RMAP_COUNT)
+			swap_refs_add(pte_to_swp_entry(e));
+		return;
+	}
 	if (pte_special(e))
 		return;
 	page = pfn_to_page(pte_pfn(e));
@@ -1613,14 +1715,22 @@ static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 		return;   /* already compared */
 	{
 		int maps = (int)page->_pad;
-		/* Plus the shared_anon object's or the page cache's own reference. */
-		int want_refs = maps + (page_anon_vma(page) ? 0 : 1);
+		/* Plus the shared_anon object's, the page cache's or the swap cache's
+		   own reference. */
+		int want_refs = maps + (page_anon_vma(page) ? 0 : 1) +
+				(page_flag(page, PG_swapcache) ? 1 : 0);
 
 		if (atomic_load(&page->_mapcount) + 1 != maps ||
 		    page_ref_count(page) != want_refs)
 			panic("mm_rmap_check: page %#lx: %d entries map it but mapcount "
 			      "%d, count %d (expected %d)", pte_pfn(e), maps,
 			      atomic_load(&page->_mapcount), page_ref_count(page), want_refs);
+		/* Every private page can be reclaimed: it is on an LRU list. */
+		if (page_anon_vma(page) &&
+		    (!page_flag(page, PG_lru) || !page_flag(page, PG_swapbacked)))
+			panic("mm_rmap_check: anonymous page %#lx mapped at %#lx is not on an "
+			      "anonymous LRU list (flags %#lx)", pte_pfn(e), (unsigned long)addr,
+			      (unsigned long)atomic_load(&page->flags));
 		if (page_anon_vma(page))
 			c->anon_pages++;
 		else if (page_is_file(page))
@@ -1649,6 +1759,7 @@ int mm_rmap_check(void)
 	if (!l.mms)
 		return -KMM_ENOMEM;
 	task_for_each(collect_mm, &l);
+	swap_refs_begin();
 	for (unsigned int i = 0; i < l.n; i++) {
 		mm_check(l.mms[i]);
 		mm_tables += (unsigned long)atomic_load(&l.mms[i]->pgtables_bytes) / PAGE_SIZE;
@@ -1663,6 +1774,8 @@ int mm_rmap_check(void)
 	}
 	if (l.mms != check_mms)
 		kfree(l.mms);
+	/* Each slot's count: the entries naming it, plus the swap cache's. */
+	swap_refs_verify();
 	for_each_zone(z) {
 		anon += zone_page_state(z, NR_ANON_MAPPED);
 		file += zone_page_state(z, NR_FILE_MAPPED);

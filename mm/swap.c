@@ -126,14 +126,16 @@ void mark_page_accessed(struct page *page)
 	clear_page_flag(page, PG_referenced);
 }
 
-void put_anon_page(struct page *page)
+void release_page(struct page *page)
 {
 	struct anon_vma *av;
 	uintptr_t m;
 
-	if (!put_page_testzero(page))
-		return;
-	BUG_ON(atomic_load(&page->_mapcount) != -1 || page_flag(page, PG_swapcache));
+	BUG_ON(page_ref_count(page) != 0);
+	if (atomic_load(&page->_mapcount) != -1 || page_flag(page, PG_swapcache))
+		panic("release_page: page %#lx freed while mapped (%d) or in the swap cache "
+		      "(flags %#lx)", page_to_pfn(page), atomic_load(&page->_mapcount),
+		      (unsigned long)atomic_load(&page->flags));
 	lru_del(page);
 	m = (uintptr_t)page->mapping;
 	av = (m & PAGE_MAPPING_ANON) ? (struct anon_vma *)(m & ~PAGE_MAPPING_ANON) : NULL;
@@ -144,6 +146,12 @@ void put_anon_page(struct page *page)
 	__free_page(page);
 	if (av)
 		anon_vma_put(av);
+}
+
+void put_anon_page(struct page *page)
+{
+	if (put_page_testzero(page))
+		release_page(page);
 }
 
 /* ---- Invariant checker ---- */
@@ -169,6 +177,19 @@ int lru_check(void)
 				if (page_ref_count(page) < 1)
 					panic("lru_check: free page %#lx on an LRU list",
 					      page_to_pfn(page));
+				/* Owned by the page cache, or by anonymous memory
+				   (an anon_vma, or the swap cache for a page read
+				   ahead). */
+				if (l != LRU_UNEVICTABLE &&
+				    (page_flag(page, PG_swapbacked)
+					     ? !((uintptr_t)page->mapping & PAGE_MAPPING_ANON) &&
+						       !page_flag(page, PG_swapcache)
+					     : !page->mapping ||
+						       ((uintptr_t)page->mapping & PAGE_MAPPING_ANON)))
+					panic("lru_check: page %#lx on %s list %d belongs to "
+					      "nobody (mapping %p, flags %#lx)", page_to_pfn(page),
+					      z->name, l, (void *)page->mapping,
+					      (unsigned long)atomic_load(&page->flags));
 				n++;
 			}
 			if (n != zone_page_state(z, NR_LRU_BASE + l))

@@ -72,6 +72,9 @@ struct swap_area {
 	struct page ***cache;         /* swap cache: [slot / PER_FRAME][slot % PER_FRAME] */
 	unsigned long nr_cache_frames;
 	bool closing;                 /* swapoff in progress: no new slots */
+	/* Scratch of mm_rmap_check: the page-table entries naming each slot
+	   (written only by the checker, which runs while nothing changes). */
+	uint16_t *refs;
 };
 
 #define SWAP_CACHE_PER_FRAME (PAGE_SIZE / sizeof(struct page *))
@@ -208,6 +211,8 @@ static void free_area_maps(struct swap_area *a)
 {
 	kfree(a->map);
 	kfree(a->cluster_used);
+	kfree(a->refs);
+	a->refs = NULL;
 	if (a->cache) {
 		for (unsigned long i = 0; i < a->nr_cache_frames; i++)
 			free_pages(a->cache[i], 0);
@@ -268,7 +273,8 @@ int swapon(const char *path, int priority)
 	probe.nr_clusters = (probe.max + SWAP_CLUSTER_SLOTS - 1) / SWAP_CLUSTER_SLOTS;
 	probe.map = kzalloc(probe.max * sizeof(*probe.map), GFP_KERNEL);
 	probe.cluster_used = kzalloc(probe.nr_clusters * sizeof(*probe.cluster_used), GFP_KERNEL);
-	if (!probe.map || !probe.cluster_used || alloc_cache_frames(&probe)) {
+	probe.refs = kzalloc(probe.max * sizeof(*probe.refs), GFP_KERNEL);
+	if (!probe.map || !probe.cluster_used || !probe.refs || alloc_cache_frames(&probe)) {
 		err = -KMM_ENOMEM;
 		goto out_maps;
 	}
@@ -338,10 +344,9 @@ static void collect_mm(struct task *t, void *arg)
 	set->mms[set->n++] = mm;
 }
 
-/* Brings every page of area type back into memory; 0 or -errno. */
-static int try_to_unuse(unsigned int type)
+/* One pass over every mm: 0 or -errno. */
+static int unuse_all_mms(unsigned int type)
 {
-	struct swap_area *a = &areas[type];
 	struct mm_set set = { .max = task_count() + 1 };
 	int err = 0;
 
@@ -358,22 +363,62 @@ static int try_to_unuse(unsigned int type)
 		mmput(set.mms[i]);
 	}
 	kfree(set.mms);
-	if (err)
-		return err;
-	/* What the swap cache still holds: pages read ahead, or mapped and
-	   kept there as clean copies. They stay in memory, now unbacked. */
+	return err;
+}
+
+/*
+ * Drops what the swap cache holds of area type and nothing else refers to:
+ * pages read ahead, or brought in and kept as clean copies. They stay in
+ * memory, now backed by nothing. A page whose slot a page table still
+ * names stays (its data may be nowhere else): the next pass brings it in.
+ */
+static void drop_area_cache(unsigned int type)
+{
+	struct swap_area *a = &areas[type];
+
 	for (unsigned long slot = 1; slot < a->max; slot++) {
-		struct page *page = lookup_swap_cache(swp_entry(type, slot));
+		swp_entry_t entry = swp_entry(type, slot);
+		struct page *page = lookup_swap_cache(entry);
 
 		if (!page)
 			continue;
 		lock_page(page);
-		if (page_flag(page, PG_swapcache) && page->private == swp_entry(type, slot).val)
+		if (page_flag(page, PG_swapcache) && page->private == entry.val &&
+		    !page_flag(page, PG_writeback) && swap_count(entry) == 1) {
 			delete_from_swap_cache(page);
+			/* The only copy is in memory now. */
+			set_page_flag(page, PG_dirty);
+		}
 		unlock_page(page);
 		put_anon_page(page);
 	}
-	return 0;
+}
+
+/*
+ * Brings every page of area type back into memory; 0 or -errno. A fork or
+ * a reclaim running meanwhile may leave an entry behind in an mm already
+ * visited (new slots are not given out, but a slot of a page still in the
+ * cache can be named again): a few passes, as long as each makes progress.
+ */
+static int try_to_unuse(unsigned int type)
+{
+	struct swap_area *a = &areas[type];
+	unsigned long left = ~0UL;
+
+	for (;;) {
+		unsigned long inuse;
+		int err = unuse_all_mms(type);
+
+		if (err)
+			return err;
+		drop_area_cache(type);
+		spin_lock(&a->lock);
+		inuse = a->inuse;
+		spin_unlock(&a->lock);
+		if (!inuse || inuse >= left)
+			return 0;   /* done, or stuck: swapoff says EBUSY */
+		left = inuse;
+	}
 }
 
 int swapoff(const char *path)
@@ -410,6 +455,7 @@ int swapoff(const char *path)
 	a->map = NULL;
 	a->cluster_used = NULL;
 	a->cache = NULL;
+	a->refs = NULL;
 	spin_unlock(&swap_lock);
 	free_area_maps(&gone);
 	arch_fs_close(gone.file);
@@ -642,9 +688,64 @@ bool swap_area_full(swp_entry_t entry)
 
 	if (!a)
 		return true;
-	full = a->inuse * 2 > a->pages;
+	/* An area being switched off keeps no copies at all. */
+	full = a->closing || a->inuse * 2 > a->pages;
 	spin_unlock(&a->lock);
 	return full;
+}
+
+bool swap_entry_closing(swp_entry_t entry)
+{
+	struct swap_area *a = lock_entry(entry);
+	bool closing;
+
+	if (!a)
+		return true;
+	closing = a->closing;
+	spin_unlock(&a->lock);
+	return closing;
+}
+
+/* ---- Reference counts against the page tables (mm_rmap_check) ---- */
+
+void swap_refs_begin(void)
+{
+	for (unsigned int i = 0; i < MAX_SWAPFILES; i++)
+		if (areas[i].used)
+			memset(areas[i].refs, 0, areas[i].max * sizeof(*areas[i].refs));
+}
+
+void swap_refs_add(swp_entry_t entry)
+{
+	struct swap_area *a = lock_entry(entry);
+
+	if (!a)
+		panic("mm_rmap_check: a page table holds bad swap entry %#lx", entry.val);
+	a->refs[swp_offset(entry)]++;
+	spin_unlock(&a->lock);
+}
+
+void swap_refs_verify(void)
+{
+	for (unsigned int i = 0; i < MAX_SWAPFILES; i++) {
+		struct swap_area *a = &areas[i];
+
+		if (!a->used)
+			continue;
+		spin_lock(&a->lock);
+		for (unsigned long k = 1; k < a->max; k++) {
+			struct page *p = a->cache[k / SWAP_CACHE_PER_FRAME][k % SWAP_CACHE_PER_FRAME];
+			unsigned int want = a->refs[k] + (p ? 1u : 0u);
+
+			if (a->map[k] == SWAP_MAP_BAD || a->map[k] == want)
+				continue;
+			spin_unlock(&a->lock);
+			panic("mm_rmap_check: %s: slot %lu has count %u, but %u page-table "
+			      "entries name it and the swap cache %s it", a->path, k, a->map[k],
+			      a->refs[k], p ? "holds" : "does not hold");
+		}
+		spin_unlock(&a->lock);
+	}
 }
 
 /* ---- Views and checks ---- */
@@ -709,6 +810,17 @@ int swap_check(void)
 						panic("swap_check: %s: slot %lu (count %u) caches page "
 						      "%#lx that is not its swap-cache page", a->path,
 						      k, a->map[k], page_to_pfn(p));
+					/* The cache's reference, one per mapping; on an
+					   anonymous LRU list. */
+					if (p && (!page_flag(p, PG_swapbacked) ||
+						  !page_flag(p, PG_lru) ||
+						  page_ref_count(p) !=
+							  atomic_load(&p->_mapcount) + 2))
+						panic("swap_check: %s: swap-cache page %#lx of slot %lu "
+						      "has count %d, mapcount %d, flags %#lx", a->path,
+						      page_to_pfn(p), k, page_ref_count(p),
+						      atomic_load(&p->_mapcount),
+						      (unsigned long)atomic_load(&p->flags));
 				}
 			}
 			if (used != a->cluster_used[c])

@@ -125,8 +125,21 @@ int swap_readpage(struct page *page, swp_entry_t entry);
  * swap_cache_lock (mm/swap_state.c).
  */
 struct page **swap_cache_slot(swp_entry_t entry);
-/* Is the area of entry more than half full? (keep fewer clean copies) */
+/* Is the area of entry more than half full, or being switched off? (keep
+   fewer clean copies) */
 bool swap_area_full(swp_entry_t entry);
+/* Is the area of entry being switched off (or gone)? Reclaim then leaves
+   its pages in memory instead of naming their slots again. */
+bool swap_entry_closing(swp_entry_t entry);
+
+/*
+ * mm_rmap_check's count of the page-table entries naming each slot:
+ * begin zeroes it, add counts one entry, verify panics unless every slot's
+ * count is its entries plus one for a swap-cache page.
+ */
+void swap_refs_begin(void);
+void swap_refs_add(swp_entry_t entry);
+void swap_refs_verify(void);
 
 /* Totals for meminfo, in pages: usable slots, and of them free. */
 void si_swapinfo(unsigned long *total, unsigned long *free);
@@ -186,6 +199,10 @@ void mark_page_accessed(struct page *page);
 /* Drops a reference to an anonymous or swap-cache page; the last frees it
    (off its LRU list, its anon_vma released). */
 void put_anon_page(struct page *page);
+/* The last reference to an order-0 page went (its count is 0): off its LRU
+   list, its anon_vma released, the frame freed. put_page and put_anon_page
+   end here. */
+void release_page(struct page *page);
 /* An entry mapping page went away (mm/memory.c): map count, zone counter,
    and the entry's reference. */
 void page_remove_rmap(struct page *page);
