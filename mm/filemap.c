@@ -415,10 +415,12 @@ static unsigned long shrink_clean_pages(unsigned long nr);
 static void release_host_files(void);
 
 /*
- * A page locked, not yet in the cache; NULL when out of memory. Until the
- * reclaim issue brings LRU lists, a full machine makes room by dropping
- * clean, unused cache pages (the cache must not fail reads of a file
- * larger than RAM only because it kept the file's beginning).
+ * A page locked, not yet in the cache; NULL when out of memory. The
+ * allocation reclaims (mm/vmscan.c) when memory is short; an allocation
+ * that cannot (GFP flags of the caller, or reclaim found nothing) still
+ * makes room by dropping clean, unused cache pages wherever they are, so
+ * the cache never fails a read of a file larger than RAM only because it
+ * kept the file's beginning.
  */
 static struct page *page_cache_alloc(void)
 {
@@ -456,6 +458,32 @@ static void delete_from_page_cache(struct page *page)
 	   sees the mapping gone and lets it be freed). */
 	lru_del(page);
 	put_page(page);
+}
+
+bool reclaim_cache_page(struct page *page)
+{
+	struct address_space *m = page->mapping;
+	int expected = 2;   /* the caller's reference and the cache's */
+
+	BUG_ON(!page_flag(page, PG_locked));
+	if (!m || ((uintptr_t)m & PAGE_MAPPING_ANON))
+		return false;
+	spin_lock(&m->tree_lock);
+	/*
+	 * Dirty is set under tree_lock and lookups take their reference under
+	 * it: a page clean and held by no one else here stays so, and frozen
+	 * at 0 no one can find it any more.
+	 */
+	if (page->mapping != m || page_flag(page, PG_dirty) || page_flag(page, PG_writeback) ||
+	    !atomic_compare_exchange_strong(&page->_refcount, &expected, 0)) {
+		spin_unlock(&m->tree_lock);
+		return false;
+	}
+	rt_delete(m, page->index);
+	account_cache_page(m, page, -1);
+	page->mapping = NULL;
+	spin_unlock(&m->tree_lock);
+	return true;
 }
 
 bool set_page_dirty(struct page *page)
@@ -1196,6 +1224,10 @@ static long do_read(struct file *f, struct io_buf *io, size_t len, loff_t *ppos)
 			n = pos < size ? (size_t)(size - pos) : 0;
 		if (n)
 			err = io_copy(io, done, (char *)page_address(page) + off, n, true);
+		/* A use, once per page a read goes through (several small reads
+		   of one page are one use, as in Linux). */
+		if (index != last && index != f->f_ra.prev_index)
+			mark_page_accessed(page);
 		put_page(page);
 		last = index;
 		if (err || !n)
@@ -1258,6 +1290,7 @@ static int write_begin(struct address_space *m, pgoff_t index, size_t off, size_
 			set_page_uptodate(p);
 		}
 	}
+	mark_page_accessed(p);
 	*out = p;
 	return 0;
 }

@@ -1046,6 +1046,14 @@ int do_page_fault(struct task *t, uintptr_t addr, unsigned int error_code)
 	fault = handle_mm_fault(vma, addr, flags);
 	read_unlock(&mm->mmap_lock);
 
+	if (fault & VM_FAULT_OOM) {
+		int r = pagefault_out_of_memory(t);
+
+		if (r == -KMM_EAGAIN)
+			return 0;   /* another task's memory is free now: retry */
+		if (r)
+			return r;   /* we were the victim */
+	}
 	if (fault & (VM_FAULT_OOM | VM_FAULT_SIGBUS))
 		return fault_kill(t, KMM_SIGBUS, KMM_BUS_ADRERR, addr);
 	if (fault & VM_FAULT_SIGSEGV)

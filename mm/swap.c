@@ -35,6 +35,8 @@ void lru_init(void)
 		spin_lock_init(&z->lruvec.lock);
 		for (int l = 0; l < NR_LRU_LISTS; l++)
 			INIT_LIST_HEAD(&z->lruvec.lists[l]);
+		for (int k = 0; k < 2; k++)
+			z->lruvec.recent_scanned[k] = z->lruvec.recent_rotated[k] = 0;
 	}
 }
 
@@ -152,6 +154,82 @@ void put_anon_page(struct page *page)
 {
 	if (put_page_testzero(page))
 		release_page(page);
+}
+
+/* ---- Reclaim's side ---- */
+
+/* A reference, unless the count already reached 0 (the page is being freed). */
+static bool get_page_unless_zero(struct page *page)
+{
+	int c = atomic_load_explicit(&page->_refcount, memory_order_relaxed);
+
+	while (c > 0)
+		if (atomic_compare_exchange_weak_explicit(&page->_refcount, &c, c + 1,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	return false;
+}
+
+unsigned long isolate_lru_pages(struct zone *z, enum lru_list l, unsigned long nr,
+				struct list_head *dst, unsigned long *scanned)
+{
+	struct list_head *src = &z->lruvec.lists[l];
+	unsigned long taken = 0, seen = 0, len;
+
+	spin_lock(&z->lruvec.lock);
+	len = zone_page_state(z, NR_LRU_BASE + l);
+	while (taken < nr && seen < len && !list_empty(src)) {
+		struct page *page = list_last_entry(src, struct page, lru);
+
+		seen++;
+		if (!get_page_unless_zero(page)) {
+			/* Its last holder is freeing it (and will take it off the
+			   list): out of the way, at the head. */
+			list_move(&page->lru, src);
+			continue;
+		}
+		del_page_from_lru(z, page);
+		list_add(&page->lru, dst);
+		taken++;
+	}
+	spin_unlock(&z->lruvec.lock);
+	*scanned += seen;
+	return taken;
+}
+
+void putback_lru_page(struct page *page)
+{
+	struct zone *z = page_zone(page);
+
+	spin_lock(&z->lruvec.lock);
+	add_page_to_lru(z, page);
+	spin_unlock(&z->lruvec.lock);
+	/* Maybe the last reference: its owner let it go meanwhile. */
+	put_anon_page(page);
+}
+
+unsigned long lru_size(struct zone *z, enum lru_list l)
+{
+	return zone_page_state(z, NR_LRU_BASE + l);
+}
+
+void lru_note_scan(struct zone *z, bool file, unsigned long scanned, unsigned long rotated)
+{
+	struct lruvec *v = &z->lruvec;
+	unsigned long size;
+
+	spin_lock(&v->lock);
+	size = zone_page_state(z, NR_LRU_BASE + (file ? LRU_INACTIVE_FILE : LRU_INACTIVE_ANON)) +
+	       zone_page_state(z, NR_LRU_BASE + (file ? LRU_ACTIVE_FILE : LRU_ACTIVE_ANON));
+	v->recent_scanned[file] += scanned;
+	v->recent_rotated[file] += rotated;
+	/* Forget slowly: the counts describe the last quarter of the lists' worth. */
+	if (v->recent_scanned[file] > size / 4 + 32) {
+		v->recent_scanned[file] /= 2;
+		v->recent_rotated[file] /= 2;
+	}
+	spin_unlock(&v->lock);
 }
 
 /* ---- Invariant checker ---- */

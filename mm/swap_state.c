@@ -117,6 +117,28 @@ void delete_from_swap_cache(struct page *page)
 	put_anon_page(page);
 }
 
+bool reclaim_swap_cache_page(struct page *page)
+{
+	swp_entry_t entry;
+	int expected = 2;   /* the caller's reference and the cache's */
+
+	BUG_ON(!page_flag(page, PG_locked) || !page_flag(page, PG_swapcache));
+	spin_lock(&swap_cache_lock);
+	/*
+	 * Frozen at 0 under the lock lookups take their reference under: a
+	 * fault either found the page before (and the count was not 2) or
+	 * finds the slot empty and reads it again from swap.
+	 */
+	if (!atomic_compare_exchange_strong(&page->_refcount, &expected, 0)) {
+		spin_unlock(&swap_cache_lock);
+		return false;
+	}
+	entry = __delete_from_swap_cache(page);
+	spin_unlock(&swap_cache_lock);
+	swap_free(entry);
+	return true;
+}
+
 bool try_to_free_swap(struct page *page)
 {
 	swp_entry_t entry = { page->private };

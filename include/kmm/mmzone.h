@@ -87,6 +87,12 @@ enum lru_list {
 struct lruvec {
 	spinlock_t lock;
 	struct list_head lists[NR_LRU_LISTS];
+	/*
+	 * Reclaim's measure of what each kind is worth keeping ([0] anon,
+	 * [1] file): pages scanned, and of them found referenced, recently
+	 * (halved as they grow, so they follow the workload). Under lock.
+	 */
+	unsigned long recent_scanned[2], recent_rotated[2];
 };
 
 /*

@@ -26,6 +26,7 @@
 #define KMM_SWAP_H
 
 #include <kmm/gfp.h>
+#include <kmm/mmzone.h>
 #include <kmm/pgtable.h>
 #include <kmm/printk.h>
 #include <kmm/types.h>
@@ -167,6 +168,12 @@ int add_to_swap(struct page *page);
 struct page *lookup_swap_cache(swp_entry_t entry);
 /* Removes page (locked) from the cache, dropping its page and slot references. */
 void delete_from_swap_cache(struct page *page);
+/*
+ * Reclaim: page (locked, clean, mapped nowhere) leaves the cache if the
+ * caller's reference and the cache's are the only ones: its count is then
+ * 0, and the frame the caller's to free. false if anyone else holds it.
+ */
+bool reclaim_swap_cache_page(struct page *page);
 /* page (locked) leaves the cache if nothing but the cache refers to its slot. */
 bool try_to_free_swap(struct page *page);
 /* A page-table reference to entry goes (zap): its slot count, and the cached
@@ -208,6 +215,20 @@ void release_page(struct page *page);
 void page_remove_rmap(struct page *page);
 /* Every page on the list its flags say, lengths equal to the counters. */
 int lru_check(void);
+/*
+ * Reclaim's side (mm/vmscan.c). isolate_lru_pages takes up to nr pages
+ * from the tail (the oldest end) of list l of zone z onto dst, each with a
+ * reference and PG_lru clear, so no one else moves them; pages being freed
+ * meanwhile (count already 0) are passed over. *scanned counts the pages
+ * looked at. putback_lru_page puts one back at the head of the list its
+ * flags name and drops the reference.
+ */
+unsigned long isolate_lru_pages(struct zone *z, enum lru_list l, unsigned long nr,
+				struct list_head *dst, unsigned long *scanned);
+void putback_lru_page(struct page *page);
+/* Sizes of z's lists, and its recent_scanned/rotated counts (under its lock). */
+unsigned long lru_size(struct zone *z, enum lru_list l);
+void lru_note_scan(struct zone *z, bool file, unsigned long scanned, unsigned long rotated);
 
 /* ---- Reverse map of anonymous pages (mm/rmap.c) ---- */
 
@@ -237,7 +258,15 @@ unsigned long shrink_all_memory(unsigned long nr);
  * pid killed, or 0 if no task has memory to give.
  */
 int out_of_memory(void);
-/* Linux's badness of a task: pages it holds, adjusted by oom_score_adj. */
+/* Linux's badness of a task: pages it holds, adjusted by oom_score_adj;
+   0 for a task that is not a candidate (dead, no mm, adj -1000). */
 long oom_badness(struct task *t);
+/*
+ * A fault of t could not get memory (VM_FAULT_OOM), with no lock held: if
+ * memory is really exhausted the OOM killer runs. Returns -EAGAIN when
+ * another task was killed (retry the fault), KMM_SIGKILL when t was, 0
+ * when nothing was killed (not out of memory, or no candidate).
+ */
+int pagefault_out_of_memory(struct task *t);
 
 #endif
