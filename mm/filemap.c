@@ -49,6 +49,7 @@
 #include <kmm/printk.h>
 #include <kmm/slab.h>
 #include <kmm/string.h>
+#include <kmm/swap.h>
 #include <kmm/vmstat.h>
 
 #include "filemap_internal.h"
@@ -366,9 +367,12 @@ struct page *find_get_page(struct address_space *mapping, pgoff_t index)
 	return page;
 }
 
+/* A cache page's last reference may be the reader's or reclaim's: it leaves
+   its LRU list on the way out (release_page). */
 void put_page(struct page *page)
 {
-	__free_page(page);
+	if (put_page_testzero(page))
+		release_page(page);
 }
 
 /*
@@ -390,6 +394,8 @@ static int add_to_page_cache(struct address_space *m, struct page *page, pgoff_t
 			account_cache_page(m, page, 1);
 		}
 		spin_unlock(&m->tree_lock);
+		if (!err)
+			lru_cache_add(page);   /* reclaim may take it from now on */
 		if (err != -KMM_EAGAIN)
 			break;
 		spare = kmem_cache_alloc(rt_node_cachep, GFP_KERNEL);
@@ -409,10 +415,12 @@ static unsigned long shrink_clean_pages(unsigned long nr);
 static void release_host_files(void);
 
 /*
- * A page locked, not yet in the cache; NULL when out of memory. Until the
- * reclaim issue brings LRU lists, a full machine makes room by dropping
- * clean, unused cache pages (the cache must not fail reads of a file
- * larger than RAM only because it kept the file's beginning).
+ * A page locked, not yet in the cache; NULL when out of memory. The
+ * allocation reclaims (mm/vmscan.c) when memory is short; an allocation
+ * that cannot (GFP flags of the caller, or reclaim found nothing) still
+ * makes room by dropping clean, unused cache pages wherever they are, so
+ * the cache never fails a read of a file larger than RAM only because it
+ * kept the file's beginning.
  */
 static struct page *page_cache_alloc(void)
 {
@@ -446,7 +454,36 @@ static void delete_from_page_cache(struct page *page)
 	account_cache_page(m, page, -1);
 	page->mapping = NULL;
 	spin_unlock(&m->tree_lock);
+	/* Not reclaim's any more (unless it holds the page isolated: then it
+	   sees the mapping gone and lets it be freed). */
+	lru_del(page);
 	put_page(page);
+}
+
+bool reclaim_cache_page(struct page *page)
+{
+	struct address_space *m = page->mapping;
+	int expected = 2;   /* the caller's reference and the cache's */
+
+	BUG_ON(!page_flag(page, PG_locked));
+	if (!m || ((uintptr_t)m & PAGE_MAPPING_ANON))
+		return false;
+	spin_lock(&m->tree_lock);
+	/*
+	 * Dirty is set under tree_lock and lookups take their reference under
+	 * it: a page clean and held by no one else here stays so, and frozen
+	 * at 0 no one can find it any more.
+	 */
+	if (page->mapping != m || page_flag(page, PG_dirty) || page_flag(page, PG_writeback) ||
+	    !atomic_compare_exchange_strong(&page->_refcount, &expected, 0)) {
+		spin_unlock(&m->tree_lock);
+		return false;
+	}
+	rt_delete(m, page->index);
+	account_cache_page(m, page, -1);
+	page->mapping = NULL;
+	spin_unlock(&m->tree_lock);
+	return true;
 }
 
 bool set_page_dirty(struct page *page)
@@ -1187,6 +1224,10 @@ static long do_read(struct file *f, struct io_buf *io, size_t len, loff_t *ppos)
 			n = pos < size ? (size_t)(size - pos) : 0;
 		if (n)
 			err = io_copy(io, done, (char *)page_address(page) + off, n, true);
+		/* A use, once per page a read goes through (several small reads
+		   of one page are one use, as in Linux). */
+		if (index != last && index != f->f_ra.prev_index)
+			mark_page_accessed(page);
 		put_page(page);
 		last = index;
 		if (err || !n)
@@ -1249,6 +1290,7 @@ static int write_begin(struct address_space *m, pgoff_t index, size_t off, size_
 			set_page_uptodate(p);
 		}
 	}
+	mark_page_accessed(p);
 	*out = p;
 	return 0;
 }
@@ -1933,6 +1975,10 @@ static void check_inode(struct inode *inode, void *arg)
 		if (page_ref_count(p) < 1)
 			panic("filemap_check: %s: cached page %lu has no reference",
 			      inode->i_path, found);
+		if (!page_flag(p, PG_lru) || page_flag(p, PG_swapbacked))
+			panic("filemap_check: %s: cached page %lu is not on a file LRU list "
+			      "(flags %#lx)", inode->i_path, found,
+			      (unsigned long)atomic_load(&p->flags));
 		if (page_flag(p, PG_dirty))
 			dirty++;
 		if (page_flag(p, PG_dirty) != (rt_find(m, found, true, &idx) == p && idx == found))

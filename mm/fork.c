@@ -360,6 +360,7 @@ int task_fork(struct task *parent, struct task **child)
 		mmput(mm);
 		return -KMM_ENOMEM;
 	}
+	t->oom_score_adj = parent->oom_score_adj;
 	/* The child's descriptors share the parent's open files (f_count). */
 	err = files_dup(t, parent);
 	if (err) {

@@ -28,6 +28,7 @@ void kmm_boot_options_default(struct kmm_boot_options *opts)
 		.min_free_kbytes = 0,
 		.pcp_lists = true,
 		.quiet = false,
+		.swappiness = 60,
 	};
 }
 
@@ -119,6 +120,7 @@ int mm_init(const struct kmm_boot_options *opts)
 	page_alloc_use_pcp = opts->pcp_lists;
 	min_free_kbytes = opts->min_free_kbytes;
 	wakeup_kswapd_hook = NULL;
+	direct_reclaim_hook = NULL;
 	max_pfn = 0;
 	kmm_node = NULL;
 	mem_map = NULL;
@@ -133,6 +135,7 @@ int mm_init(const struct kmm_boot_options *opts)
 	if (err)
 		return err;
 	memblock_free_all();
+	lru_init();
 	setup_per_zone_wmarks();
 	setup_zone_pagesets();
 	err = kmem_cache_init();
@@ -155,6 +158,7 @@ int mm_init(const struct kmm_boot_options *opts)
 	if (err)
 		return err;
 	swap_init();
+	reclaim_init(opts->swappiness);
 	if (!opts->quiet) {
 		arch_kernel_image(&kernel_base, &kernel_size);
 		print_boot_log(kernel_size);
@@ -171,5 +175,6 @@ int kmm_check(void)
 	mm_rmap_check();
 	filemap_check();
 	swap_check();
+	lru_check();
 	return 0;
 }

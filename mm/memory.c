@@ -75,8 +75,10 @@
 #include <kmm/printk.h>
 #include <kmm/slab.h>
 #include <kmm/string.h>
+#include <kmm/swap.h>
 #include <kmm/vmstat.h>
 
+#include "filemap_internal.h"
 #include "vma_internal.h"
 
 struct page *zero_page;
@@ -294,6 +296,7 @@ static pteval_t *walk_to_pt(struct mm *mm, uintptr_t addr, uintptr_t *next)
 static void page_add_new_anon_rmap(struct page *page, struct vm_area *vma, uintptr_t addr)
 {
 	anon_vma_get(vma->anon_vma);
+	set_page_flag(page, PG_swapbacked);
 	page->mapping = (struct address_space *)((uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON);
 	page->index = linear_page_index(vma, addr);
 	atomic_store_explicit(&page->_mapcount, 0, memory_order_relaxed);
@@ -330,20 +333,11 @@ static void put_user_page(struct page *page)
 		put_page(page);   /* the page cache frees its own pages */
 		return;
 	}
-	if (put_page_testzero(page)) {
-		struct anon_vma *av = page_anon_vma(page);
-
-		BUG_ON(atomic_load(&page->_mapcount) != -1);
-		page->mapping = NULL;
-		set_page_count(page, 1);
-		__free_page(page);
-		if (av)
-			anon_vma_put(av);
-	}
+	put_anon_page(page);
 }
 
 /* An entry mapping page went away (after the TLB flush): rmap and reference. */
-static void page_remove_rmap(struct page *page)
+void page_remove_rmap(struct page *page)
 {
 	int old = atomic_fetch_sub_explicit(&page->_mapcount, 1, memory_order_acq_rel);
 
@@ -530,6 +524,7 @@ static unsigned int do_anonymous_page(struct vm_area *vma, uintptr_t addr,
 		page_add_new_anon_rmap(page, vma, addr);
 		set_pte(ptep, pfn_pte(page_to_pfn(page), prot | _PAGE_RW | _PAGE_ACCESSED |
 								 _PAGE_DIRTY));
+		lru_cache_add(page);
 		add_mm_counter(mm, MM_ANONPAGES, 1);
 		page = NULL;
 	}
@@ -588,6 +583,16 @@ static unsigned int do_wp_page(struct vm_area *vma, uintptr_t addr, pteval_t *pt
 			spin_unlock(&mm->page_table_lock);
 			return 0;   /* changed under us: the access retries */
 		}
+		/*
+		 * A page read back from swap may be ours alone but still in the
+		 * swap cache (a clean copy): it leaves the cache to be reused.
+		 */
+		if (page_anon_vma(old) && page_flag(old, PG_swapcache) &&
+		    atomic_load_explicit(&old->_mapcount, memory_order_acquire) == 0 &&
+		    page_ref_count(old) == 2 && trylock_page(old)) {
+			try_to_free_swap(old);
+			unlock_page(old);
+		}
 		/* Never a cache page: the file must not see a private store. */
 		if (page_anon_vma(old) &&
 		    atomic_load_explicit(&old->_mapcount, memory_order_acquire) == 0 &&
@@ -621,6 +626,7 @@ static unsigned int do_wp_page(struct vm_area *vma, uintptr_t addr, pteval_t *pt
 		page_add_new_anon_rmap(page, vma, addr);
 		while (!pte_cmpxchg(ptep, &cur, new))
 			BUG_ON(!pte_same(cur, orig));
+		lru_cache_add(page);
 		if (special) {
 			add_mm_counter(mm, MM_ANONPAGES, 1);
 		} else if (page_is_file(old)) {
@@ -690,6 +696,7 @@ static unsigned int do_cow_file_page(struct vm_area *vma, uintptr_t addr, pteval
 		page_add_new_anon_rmap(page, vma, addr);
 		set_pte(ptep, pfn_pte(page_to_pfn(page), vm_get_page_prot(vma->vm_flags) |
 							 _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY));
+		lru_cache_add(page);
 		add_mm_counter(mm, MM_ANONPAGES, 1);
 		page = NULL;
 	}
@@ -797,6 +804,83 @@ static unsigned int do_shared_file_wp(struct vm_area *vma, uintptr_t addr, pteva
 	return 0;
 }
 
+/*
+ * A fault on a swap entry (Linux's do_swap_page): the page comes from the
+ * swap cache, or is read from its slot (a major fault). The entry's count
+ * on the slot goes; when nothing but the cache refers to the slot any more
+ * the page leaves the cache and, mapped nowhere else, is ours to write.
+ * Otherwise (fork shared the slot) it is mapped read-only, and a store
+ * copies it as for any shared page. A read error is SIGBUS.
+ */
+static unsigned int do_swap_page(struct vm_area *vma, uintptr_t addr, pteval_t *ptep,
+				 pteval_t orig, bool write)
+{
+	struct mm *mm = vma->vm_mm;
+	swp_entry_t entry = pte_to_swp_entry(orig);
+	struct page *page;
+	bool major, exclusive = false;
+	unsigned int ret = 0;
+	int err, old;
+	pteval_t prot;
+
+	if (anon_vma_prepare(vma))
+		return VM_FAULT_OOM;
+	page = swapin_page(entry, &err, &major);
+	if (!page) {
+		if (err == -KMM_EAGAIN || pte_read(ptep) != orig)
+			return 0;   /* resolved by another CPU: retry */
+		return err == -KMM_ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	}
+	if (major)
+		ret |= VM_FAULT_MAJOR;   /* counted by handle_mm_fault, not by swapoff */
+	lock_page(page);
+	if (!page_flag(page, PG_swapcache) || page->private != entry.val) {
+		unlock_page(page);   /* reclaimed or taken in meanwhile */
+		put_anon_page(page);
+		return ret;
+	}
+	spin_lock(&mm->page_table_lock);
+	if (pte_read(ptep) != orig) {
+		spin_unlock(&mm->page_table_lock);
+		unlock_page(page);
+		put_anon_page(page);
+		return ret;
+	}
+	if (!page->mapping) {
+		/* Read ahead: its first mapping gives it its anon_vma. */
+		anon_vma_get(vma->anon_vma);
+		page->mapping = (struct address_space *)((uintptr_t)vma->anon_vma |
+							 PAGE_MAPPING_ANON);
+		page->index = linear_page_index(vma, addr);
+	}
+	old = atomic_fetch_add_explicit(&page->_mapcount, 1, memory_order_relaxed);
+	if (old == -1)
+		mod_zone_page_state(page_zone(page), NR_ANON_MAPPED, 1);
+	add_mm_counter(mm, MM_ANONPAGES, 1);
+	add_mm_counter(mm, MM_SWAPENTS, -1);
+	swap_free(entry);   /* the entry's count: the cache keeps its own */
+	/* Ours alone when no other entry maps it or names its slot. */
+	exclusive = old == -1 && swap_count(entry) == 1;
+	prot = vm_get_page_prot(vma->vm_flags) | _PAGE_ACCESSED;
+	if (exclusive && (vma->vm_flags & VM_WRITE))
+		prot |= _PAGE_RW | (write ? _PAGE_DIRTY : 0);
+	else
+		prot &= ~(pteval_t)_PAGE_RW;
+	set_pte(ptep, pfn_pte(page_to_pfn(page), prot));
+	spin_unlock(&mm->page_table_lock);
+	/*
+	 * An exclusive page keeps its clean copy on swap only while swap has
+	 * room (and is not being switched off) and it is not written; a
+	 * writable mapping may change it unseen.
+	 */
+	if (exclusive && ((prot & _PAGE_RW) || swap_area_full(entry)))
+		try_to_free_swap(page);
+	set_page_flag(page, PG_referenced);
+	unlock_page(page);
+	/* Our reference is the entry's now. */
+	return ret;
+}
+
 unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int flags)
 {
 	bool write = flags & FAULT_FLAG_WRITE;
@@ -818,8 +902,13 @@ unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int f
 		return vma->vm_shared ? do_shared_page(vma, addr, ptep, write)
 				      : do_anonymous_page(vma, addr, ptep, write);
 	}
-	if (!pte_present(e))
-		return VM_FAULT_SIGBUS;   /* swap entries: the reclaim issue */
+	if (!pte_present(e)) {
+		unsigned int ret = do_swap_page(vma, addr, ptep, e, write);
+
+		if (ret & VM_FAULT_MAJOR)
+			count_vm_event(PGMAJFAULT);
+		return ret;
+	}
 	if (write && !pte_write(e) && vma->vm_file && (vma->vm_flags & VM_SHARED))
 		return do_shared_file_wp(vma, addr, ptep, e);
 	if (write && !pte_write(e) && !vma->vm_shared)
@@ -845,6 +934,53 @@ unsigned int handle_mm_fault(struct vm_area *vma, uintptr_t addr, unsigned int f
 				break;
 		}
 		spin_unlock(&vma->vm_mm->page_table_lock);
+	}
+	return 0;
+}
+
+/*
+ * swapoff: every swap entry of area type in mm is faulted back in, as a
+ * read fault would (do_swap_page), so every sharer of a slot ends up
+ * mapping the one page the swap cache holds for it. Tables cannot go away
+ * under the read lock; entries can change (reclaim, another thread's
+ * fault), so each is read again after each attempt.
+ */
+int unuse_mm(struct mm *mm, unsigned int type)
+{
+	struct vm_area *vma;
+
+	list_for_each_entry(vma, &mm->mmap, vm_list) {
+		uintptr_t addr, next;
+
+		/* Only private areas' anonymous pages go to swap. */
+		if (!vma->anon_vma || vma->vm_shared)
+			continue;
+		for (addr = vma->vm_start; addr < vma->vm_end; addr = next) {
+			pteval_t *pt = walk_to_pt(mm, addr, &next);
+
+			next = MIN(next, vma->vm_end);
+			if (!pt)
+				continue;
+			for (uintptr_t a = addr; a < next; a += PAGE_SIZE) {
+				pteval_t *ptep = &pt[pt_index(a, 0)];
+
+				for (unsigned int tries = 0;; tries++) {
+					pteval_t e = pte_read(ptep);
+					unsigned int fault;
+
+					if (pte_none(e) || pte_present(e) ||
+					    swp_type(pte_to_swp_entry(e)) != type)
+						break;
+					if (tries == 16)
+						return -KMM_EBUSY;   /* keeps changing: give up */
+					fault = do_swap_page(vma, a, ptep, e, false);
+					if (fault & VM_FAULT_OOM)
+						return -KMM_ENOMEM;
+					if (fault & VM_FAULT_SIGBUS)
+						return -KMM_EIO;
+				}
+			}
+		}
 	}
 	return 0;
 }
@@ -913,6 +1049,14 @@ int do_page_fault(struct task *t, uintptr_t addr, unsigned int error_code)
 	fault = handle_mm_fault(vma, addr, flags);
 	read_unlock(&mm->mmap_lock);
 
+	if (fault & VM_FAULT_OOM) {
+		int r = pagefault_out_of_memory(t);
+
+		if (r == -KMM_EAGAIN)
+			return 0;   /* another task's memory is free now: retry */
+		if (r)
+			return r;   /* we were the victim */
+	}
 	if (fault & (VM_FAULT_OOM | VM_FAULT_SIGBUS))
 		return fault_kill(t, KMM_SIGBUS, KMM_BUS_ADRERR, addr);
 	if (fault & VM_FAULT_SIGSEGV)
@@ -970,10 +1114,12 @@ int populate_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 /*
  * Releases n pages whose entries zap cleared (and flushed): the rss
  * counters, the Dirty bit of a shared file page moved into the page (the
- * store must reach the file), the map count and the reference.
+ * store must reach the file), the map count and the reference. Then the
+ * ns swap entries cleared: each drops its count on the slot, and the swap
+ * cache's page with the last one (free_swap_and_cache).
  */
 static void zap_release(struct vm_area *vma, struct page **batch, const bool *dirty,
-			unsigned int n)
+			unsigned int n, const swp_entry_t *swaps, unsigned int ns)
 {
 	long rss[NR_MM_COUNTERS] = { 0 };
 	bool shared_file = vma->vm_file && (vma->vm_flags & VM_SHARED);
@@ -986,6 +1132,9 @@ static void zap_release(struct vm_area *vma, struct page **batch, const bool *di
 			set_page_dirty(page);
 		page_remove_rmap(page);
 	}
+	for (unsigned int i = 0; i < ns; i++)
+		free_swap_and_cache(swaps[i]);
+	rss[MM_SWAPENTS] += ns;
 	for (int c = 0; c < NR_MM_COUNTERS; c++)
 		if (rss[c])
 			add_mm_counter(vma->vm_mm, (enum mm_counter)c, -rss[c]);
@@ -996,7 +1145,8 @@ void zap_page_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 	struct mm *mm = vma->vm_mm;
 	struct page *batch[ZAP_BATCH];
 	bool dirty[ZAP_BATCH];
-	unsigned int n = 0;
+	swp_entry_t swaps[ZAP_BATCH];
+	unsigned int n = 0, ns = 0;
 	uintptr_t addr, next, flush_start;
 	bool cleared = false;
 
@@ -1016,22 +1166,25 @@ void zap_page_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 
 			if (pte_none(e))
 				continue;
-			if (!pte_present(e))
-				panic("zap: swap entry %#llx at %#lx before swap exists",
-				      (unsigned long long)e, (unsigned long)a);
 			e = ptep_get_and_clear(ptep);
-			cleared = true;
-			if (pte_special(e))
-				continue;
-			dirty[n] = pte_dirty(e);
-			batch[n++] = pfn_to_page(pte_pfn(e));
-			if (n < ZAP_BATCH)
+			if (!pte_present(e)) {
+				/* A swap entry: no CPU can cache it, no flush needed. */
+				swaps[ns++] = pte_to_swp_entry(e);
+			} else {
+				cleared = true;
+				if (pte_special(e))
+					continue;
+				dirty[n] = pte_dirty(e);
+				batch[n++] = pfn_to_page(pte_pfn(e));
+			}
+			if (n < ZAP_BATCH && ns < ZAP_BATCH)
 				continue;
 			/* The frames may go only once no CPU can reach them. */
 			spin_unlock(&mm->page_table_lock);
-			arch_flush_tlb_range(mm, flush_start, a + PAGE_SIZE);
-			zap_release(vma, batch, dirty, n);
-			n = 0;
+			if (cleared)
+				arch_flush_tlb_range(mm, flush_start, a + PAGE_SIZE);
+			zap_release(vma, batch, dirty, n, swaps, ns);
+			n = ns = 0;
 			flush_start = a + PAGE_SIZE;
 			cleared = false;
 			spin_lock(&mm->page_table_lock);
@@ -1040,7 +1193,7 @@ void zap_page_range(struct vm_area *vma, uintptr_t start, uintptr_t end)
 	spin_unlock(&mm->page_table_lock);
 	if (cleared)
 		arch_flush_tlb_range(mm, flush_start, end);
-	zap_release(vma, batch, dirty, n);
+	zap_release(vma, batch, dirty, n, swaps, ns);
 }
 
 /*
@@ -1171,6 +1324,23 @@ void free_pgtables(struct mm *mm, uintptr_t start, uintptr_t end, uintptr_t floo
 	}
 }
 
+/* Does any entry of pt in [addr, end) hold something? (read without the lock) */
+static bool pt_range_used(const pteval_t *pt, uintptr_t addr, uintptr_t end)
+{
+	for (uintptr_t a = addr; a < end; a += PAGE_SIZE)
+		if (!pte_none(pte_read((pteval_t *)&pt[pt_index(a, 0)])))
+			return true;
+	return false;
+}
+
+/*
+ * fork holds the parent's mmap_lock for writing, so no fault changes its
+ * entries; reclaim still may (turning a present entry into a swap entry,
+ * or clearing a file page's), so each table is copied under the parent's
+ * page_table_lock. The child's table is allocated before that lock is
+ * taken: the allocation may enter reclaim, which takes page_table_locks.
+ * A swap entry is copied with one more count on its slot (swap_duplicate).
+ */
 int copy_page_range(struct vm_area *dst, struct vm_area *src)
 {
 	struct mm *dmm = dst->vm_mm, *smm = src->vm_mm;
@@ -1189,28 +1359,37 @@ int copy_page_range(struct vm_area *dst, struct vm_area *src)
 	if (src->vm_file && !src->anon_vma)
 		return 0;
 	for (addr = src->vm_start; addr < src->vm_end && !err; addr = next) {
-		pteval_t *spt = walk_to_pt(smm, addr, &next), *dpt = NULL;
+		pteval_t *spt = walk_to_pt(smm, addr, &next), *dpt, *dptep;
 
 		next = MIN(next, src->vm_end);
-		if (!spt)
+		if (!spt || !pt_range_used(spt, addr, next))
 			continue;
+		dptep = pte_alloc(dmm, addr);
+		if (!dptep) {
+			err = -KMM_ENOMEM;
+			break;
+		}
+		dpt = dptep - pt_index(addr, 0);
+		spin_lock(&smm->page_table_lock);
 		for (uintptr_t a = addr; a < next; a += PAGE_SIZE) {
 			pteval_t *sptep = &spt[pt_index(a, 0)];
 			pteval_t e = pte_read(sptep);
 
 			if (pte_none(e))
 				continue;
-			if (!pte_present(e))
-				panic("fork: swap entry %#llx at %#lx before swap exists",
-				      (unsigned long long)e, (unsigned long)a);
-			if (!dpt) {
-				pteval_t *dptep = pte_alloc(dmm, a);
+			if (!pte_present(e)) {
+				int r = swap_duplicate(pte_to_swp_entry(e));
 
-				if (!dptep) {
-					err = -KMM_ENOMEM;
+				if (r == -KMM_EINVAL)
+					panic("fork: bad swap entry %#llx at %#lx",
+					      (unsigned long long)e, (unsigned long)a);
+				if (r) {
+					err = r;   /* the slot's count is full */
 					break;
 				}
-				dpt = dptep - pt_index(a, 0);
+				rss[MM_SWAPENTS]++;
+				set_pte(&dpt[pt_index(a, 0)], e);
+				continue;
 			}
 			if (!pte_special(e)) {
 				struct page *page = pfn_to_page(pte_pfn(e));
@@ -1225,6 +1404,7 @@ int copy_page_range(struct vm_area *dst, struct vm_area *src)
 			}
 			set_pte(&dpt[pt_index(a, 0)], e & ~(pteval_t)_PAGE_ACCESSED);
 		}
+		spin_unlock(&smm->page_table_lock);
 	}
 	for (int c = 0; c < NR_MM_COUNTERS; c++)
 		if (rss[c])
@@ -1379,7 +1559,7 @@ static void for_each_pte(struct mm *mm, pteval_t *table, int level, uintptr_t ba
 }
 
 struct mm_check_state {
-	long anon, shmem, file;
+	long anon, shmem, file, swap;
 };
 
 static void check_one_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
@@ -1392,9 +1572,17 @@ static void check_one_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 	if (!vma)
 		panic("mm_check: mm %p maps %#lx outside every area (entry %#llx)",
 		      (void *)mm, (unsigned long)addr, (unsigned long long)e);
-	if (!pte_present(e))
-		panic("mm_check: mm %p: non-present entry %#llx at %#lx", (void *)mm,
-		      (unsigned long long)e, (unsigned long)addr);
+	if (!pte_present(e)) {
+		/* A swap entry: of a private area's anonymous page, naming a slot in use. */
+		if (vma->vm_shared || (vma->vm_file && (vma->vm_flags & VM_SHARED)) ||
+		    !vma->anon_vma || swap_count(pte_to_swp_entry(e)) < 1)
+			panic("mm_check: mm %p: non-present entry %#llx at %#lx is not a swap "
+			      "entry of a private area (slot count %d)", (void *)mm,
+			      (unsigned long long)e, (unsigned long)addr,
+			      swap_count(pte_to_swp_entry(e)));
+		st->swap++;
+		return;
+	}
 	if (!pfn_valid(pte_pfn(e)))
 		panic("mm_check: mm %p: %#lx maps pfn %#lx outside RAM", (void *)mm,
 		      (unsigned long)addr, pte_pfn(e));
@@ -1459,7 +1647,7 @@ static void check_one_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 
 int mm_check(struct mm *mm)
 {
-	struct mm_check_state st = { 0, 0, 0 };
+	struct mm_check_state st = { 0, 0, 0, 0 };
 	unsigned long tables = 0;
 	long bytes;
 
@@ -1468,11 +1656,13 @@ int mm_check(struct mm *mm)
 	for_each_pte(mm, pgd_table(mm), 3, 0, check_one_pte, &st, &tables);
 	if (st.anon != get_mm_counter(mm, MM_ANONPAGES) ||
 	    st.shmem != get_mm_counter(mm, MM_SHMEMPAGES) ||
-	    st.file != get_mm_counter(mm, MM_FILEPAGES))
-		panic("mm_check: mm %p: rss anon %ld shmem %ld file %ld, page tables map "
-		      "%ld, %ld and %ld", (void *)mm, get_mm_counter(mm, MM_ANONPAGES),
-		      get_mm_counter(mm, MM_SHMEMPAGES), get_mm_counter(mm, MM_FILEPAGES),
-		      st.anon, st.shmem, st.file);
+	    st.file != get_mm_counter(mm, MM_FILEPAGES) ||
+	    st.swap != get_mm_counter(mm, MM_SWAPENTS))
+		panic("mm_check: mm %p: rss anon %ld shmem %ld file %ld swap %ld, page tables "
+		      "map %ld, %ld and %ld and hold %ld swap entries", (void *)mm,
+		      get_mm_counter(mm, MM_ANONPAGES), get_mm_counter(mm, MM_SHMEMPAGES),
+		      get_mm_counter(mm, MM_FILEPAGES), get_mm_counter(mm, MM_SWAPENTS),
+		      st.anon, st.shmem, st.file, st.swap);
 	bytes = atomic_load(&mm->pgtables_bytes);
 	if (bytes != (long)(tables * PAGE_SIZE))
 		panic("mm_check: mm %p: pgtables_bytes %ld but %lu table frames", (void *)mm,
@@ -1516,6 +1706,11 @@ static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 	struct rmap_count *c = arg;
 	struct page *page;
 
+	if (!pte_present(e)) {
+		if (c->pass == RMAP_COUNT)
+			swap_refs_add(pte_to_swp_entry(e));
+		return;
+	}
 	if (pte_special(e))
 		return;
 	page = pfn_to_page(pte_pfn(e));
@@ -1531,14 +1726,22 @@ static void count_pte(struct mm *mm, uintptr_t addr, pteval_t e, void *arg)
 		return;   /* already compared */
 	{
 		int maps = (int)page->_pad;
-		/* Plus the shared_anon object's or the page cache's own reference. */
-		int want_refs = maps + (page_anon_vma(page) ? 0 : 1);
+		/* Plus the shared_anon object's, the page cache's or the swap cache's
+		   own reference. */
+		int want_refs = maps + (page_anon_vma(page) ? 0 : 1) +
+				(page_flag(page, PG_swapcache) ? 1 : 0);
 
 		if (atomic_load(&page->_mapcount) + 1 != maps ||
 		    page_ref_count(page) != want_refs)
 			panic("mm_rmap_check: page %#lx: %d entries map it but mapcount "
 			      "%d, count %d (expected %d)", pte_pfn(e), maps,
 			      atomic_load(&page->_mapcount), page_ref_count(page), want_refs);
+		/* Every private page can be reclaimed: it is on an LRU list. */
+		if (page_anon_vma(page) &&
+		    (!page_flag(page, PG_lru) || !page_flag(page, PG_swapbacked)))
+			panic("mm_rmap_check: anonymous page %#lx mapped at %#lx is not on an "
+			      "anonymous LRU list (flags %#lx)", pte_pfn(e), (unsigned long)addr,
+			      (unsigned long)atomic_load(&page->flags));
 		if (page_anon_vma(page))
 			c->anon_pages++;
 		else if (page_is_file(page))
@@ -1567,6 +1770,7 @@ int mm_rmap_check(void)
 	if (!l.mms)
 		return -KMM_ENOMEM;
 	task_for_each(collect_mm, &l);
+	swap_refs_begin();
 	for (unsigned int i = 0; i < l.n; i++) {
 		mm_check(l.mms[i]);
 		mm_tables += (unsigned long)atomic_load(&l.mms[i]->pgtables_bytes) / PAGE_SIZE;
@@ -1581,6 +1785,8 @@ int mm_rmap_check(void)
 	}
 	if (l.mms != check_mms)
 		kfree(l.mms);
+	/* Each slot's count: the entries naming it, plus the swap cache's. */
+	swap_refs_verify();
 	for_each_zone(z) {
 		anon += zone_page_state(z, NR_ANON_MAPPED);
 		file += zone_page_state(z, NR_FILE_MAPPED);

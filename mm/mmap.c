@@ -39,6 +39,7 @@
 #include <kmm/mman.h>
 #include <kmm/page_alloc.h>
 #include <kmm/printk.h>
+#include <kmm/swap.h>
 
 #include "vma_internal.h"
 
@@ -69,10 +70,13 @@ static bool accountable(unsigned long vm_flags)
 	return (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE;
 }
 
-/* Linux's OVERCOMMIT_GUESS: only a request larger than RAM itself fails. */
+/* Linux's OVERCOMMIT_GUESS: only a request larger than RAM and swap together fails. */
 static bool enough_memory(unsigned long pages)
 {
-	return pages <= totalram_pages();
+	unsigned long swap_total, swap_free;
+
+	si_swapinfo(&swap_total, &swap_free);
+	return pages <= totalram_pages() + swap_total;
 }
 
 static bool vma_accessible(const struct vm_area *vma)
@@ -778,6 +782,8 @@ static long move_vma(struct mm *mm, struct vm_area *vma, uintptr_t old_addr,
 	new = vm_area_dup(vma);
 	if (!new)
 		return -KMM_ENOMEM;
+	/* Already on the anon_vma's list, where reclaim may read it. */
+	vma_rmap_lock(new);
 	new->vm_start = new_addr;
 	new->vm_end = new_addr + new_len;
 	new->vm_pgoff = vma->vm_pgoff + ((old_addr - vma->vm_start) >> PAGE_SHIFT);
@@ -788,6 +794,7 @@ static long move_vma(struct mm *mm, struct vm_area *vma, uintptr_t old_addr,
 	 */
 	if (!vma->anon_vma && !vma->vm_file && !vma->vm_shared)
 		new->vm_pgoff = new_addr >> PAGE_SHIFT;
+	vma_rmap_unlock(new);
 	err = vma_link(mm, new);
 	if (err) {
 		vm_area_free(new);

@@ -297,6 +297,39 @@ static int write_cache_pages(struct address_space *m, pgoff_t start, pgoff_t end
 	return err;
 }
 
+/*
+ * Reclaim met a dirty page at the tail of the inactive list: it is written
+ * alone, now, so the next look at it finds it clean. The inode is held
+ * across the write (the page alone does not keep its mapping alive once
+ * unlocked). Entries mapping it were removed by reclaim first; page_mkclean
+ * covers a fault that mapped it again meanwhile.
+ */
+int pageout_cache_page(struct page *page)
+{
+	struct address_space *m = page->mapping;
+	struct inode *inode;
+	int err = 0;
+
+	BUG_ON(!page_flag(page, PG_locked) || !m || ((uintptr_t)m & PAGE_MAPPING_ANON));
+	inode = m->host;
+	ihold(inode);
+	if (atomic_load(&page->_mapcount) >= 0)
+		page_mkclean(page);
+	if (!clear_page_dirty_for_io(page)) {
+		unlock_page(page);
+	} else {
+		get_page(page);   /* write_cluster drops one */
+		set_page_flag(page, PG_writeback);
+		mod_zone_page_state(page_zone(page), NR_WRITEBACK, 1);
+		atomic_fetch_add(&pages_under_writeback, 1);
+		atomic_fetch_add(&m->nrwriteback, 1);
+		err = write_cluster(m, &page, 1);
+		requeue_mapping(m, false);
+	}
+	iput(inode);
+	return err;
+}
+
 int filemap_write_and_wait_range(struct address_space *mapping, pgoff_t start, pgoff_t end)
 {
 	unsigned long written = 0;

@@ -61,6 +61,7 @@ unsigned long min_free_kbytes;
 bool page_alloc_use_pcp = true;
 void (*wakeup_kswapd_hook)(struct zone *z, unsigned int order,
 			   enum zone_type highest_zoneidx);
+unsigned long (*direct_reclaim_hook)(gfp_t gfp, unsigned int order);
 
 const char *const migratetype_names[MIGRATE_TYPES] = {
 	"Unmovable", "Movable", "Reclaimable",
@@ -631,11 +632,22 @@ static void prep_new_page(struct page *page, unsigned int order, gfp_t gfp)
 	}
 }
 
+/* Rounds of direct reclaim an allocation may run (Linux's MAX_RECLAIM_RETRIES). */
+#define MAX_RECLAIM_RETRIES 16
+/* Orders above this are costly: reclaim rarely makes blocks that large. */
+#define PAGE_ALLOC_COSTLY_ORDER 3
+
 /*
  * The slow path: wake reclaim, then try again down to the min watermark
  * (further for __GFP_HIGH/__GFP_ATOMIC), then once more after pulling the
  * per-CPU lists back into the buddy lists (they may hide the block we need).
- * Direct reclaim and the OOM killer join here in the reclaim issue.
+ * Then, if the caller may wait (__GFP_DIRECT_RECLAIM), it reclaims itself
+ * (direct reclaim, mm/vmscan.c) and tries again, for as long as reclaim
+ * makes progress and up to MAX_RECLAIM_RETRIES rounds; reclaimed frames
+ * land on this CPU's list, hence the drain before each try. When reclaim
+ * finds nothing the allocation fails: the OOM killer runs where the failure
+ * surfaces with no lock held (a page fault, mm/oom.c), not here, where the
+ * caller may hold the very locks the victim's teardown needs.
  */
 static struct page *__alloc_pages_slowpath(gfp_t gfp, unsigned int order,
 					   enum zone_type highest,
@@ -653,6 +665,22 @@ static struct page *__alloc_pages_slowpath(gfp_t gfp, unsigned int order,
 		drain_all_pages();
 		page = get_page_from_freelist(order, alloc_flags, highest, mt,
 					      arch_this_cpu());
+		if (page)
+			return page;
+	}
+	if (!(gfp & __GFP_DIRECT_RECLAIM) || !direct_reclaim_hook)
+		return NULL;
+	for (unsigned int round = 0; round < MAX_RECLAIM_RETRIES; round++) {
+		unsigned long progress = direct_reclaim_hook(gfp, order);
+
+		if (page_alloc_use_pcp && nr_pcp_pages())
+			drain_all_pages();
+		page = get_page_from_freelist(order, alloc_flags, highest, mt, arch_this_cpu());
+		if (page || !progress || (gfp & __GFP_NORETRY))
+			break;
+		/* Large blocks: a few rounds, unless the caller insists. */
+		if (order > PAGE_ALLOC_COSTLY_ORDER && round >= 2 && !(gfp & __GFP_RETRY_MAYFAIL))
+			break;
 	}
 	return page;
 }
@@ -739,7 +767,8 @@ static __noreturn void bad_page(struct page *page, const char *reason)
 #define PAGE_FLAGS_CHECK_AT_FREE                                               \
 	((1UL << PG_reserved) | (1UL << PG_buddy) | (1UL << PG_pcp) |          \
 	 (1UL << PG_slab) | (1UL << PG_locked) | (1UL << PG_lru) |             \
-	 (1UL << PG_writeback) | (1UL << PG_unevictable) | (1UL << PG_checked))
+	 (1UL << PG_writeback) | (1UL << PG_unevictable) | (1UL << PG_checked) | \
+	 (1UL << PG_swapcache))
 
 /* Checks the block and strips its owner's state before it is freed. */
 static inline void free_pages_prepare(struct page *page, unsigned int order)

@@ -52,7 +52,10 @@ static unsigned long global_zone_page_state(enum zone_stat_item item)
 void meminfo_show(struct seq_buf *s, long arg)
 {
 	unsigned long swap_total, swap_free;
+	unsigned long lru[NR_LRU_LISTS];
 
+	for (int l = 0; l < NR_LRU_LISTS; l++)
+		lru[l] = global_zone_page_state(NR_LRU_BASE + l);
 	show_val_kb(s, "MemTotal:", totalram_pages());
 	show_val_kb(s, "MemFree:", nr_free_pages());
 	show_val_kb(s, "MemAvailable:", si_mem_available());
@@ -60,6 +63,15 @@ void meminfo_show(struct seq_buf *s, long arg)
 	show_val_kb(s, "Buffers:", nr_bdev_pages());
 	show_val_kb(s, "Cached:", global_zone_page_state(NR_FILE_PAGES) -
 				  MIN(nr_bdev_pages(), global_zone_page_state(NR_FILE_PAGES)));
+	show_val_kb(s, "SwapCached:", total_swapcache_pages());
+	/* The reclaim lists (mm/swap.c), as Linux prints them. */
+	show_val_kb(s, "Active:", lru[LRU_ACTIVE_ANON] + lru[LRU_ACTIVE_FILE]);
+	show_val_kb(s, "Inactive:", lru[LRU_INACTIVE_ANON] + lru[LRU_INACTIVE_FILE]);
+	show_val_kb(s, "Active(anon):", lru[LRU_ACTIVE_ANON]);
+	show_val_kb(s, "Inactive(anon):", lru[LRU_INACTIVE_ANON]);
+	show_val_kb(s, "Active(file):", lru[LRU_ACTIVE_FILE]);
+	show_val_kb(s, "Inactive(file):", lru[LRU_INACTIVE_FILE]);
+	show_val_kb(s, "Unevictable:", lru[LRU_UNEVICTABLE]);
 	si_swapinfo(&swap_total, &swap_free);
 	show_val_kb(s, "SwapTotal:", swap_total);
 	show_val_kb(s, "SwapFree:", swap_free);

@@ -16,12 +16,22 @@
  * (kept in cluster_used[]), and when no cluster is wholly free falls back
  * to the first free slot after a moving hint, as Linux does when swap is
  * nearly full. Areas are tried by priority, highest first.
+ *
+ * The swap cache (mm/swap_state.c) keeps one page pointer per slot, here in
+ * frames allocated with the area (SWAP_CACHE_PER_FRAME pointers a frame),
+ * so adding a page to the cache on the way out never needs memory.
+ *
+ * swapoff marks the area closing (no new slots), brings every page back
+ * through each mm's page tables (unuse_mm, mm/memory.c), drops what the
+ * swap cache still holds of it, and only then takes it away.
  */
 #include <kmm/arch.h>
 #include <kmm/errno.h>
 #include <kmm/fs.h>
 #include <kmm/lock.h>
+#include <kmm/mm.h>
 #include <kmm/mm_types.h>
+#include <kmm/mmzone.h>
 #include <kmm/page_alloc.h>
 #include <kmm/printk.h>
 #include <kmm/slab.h>
@@ -59,7 +69,15 @@ struct swap_area {
 	unsigned long cpu_next[KMM_MAX_CPUS];   /* next slot in the CPU's cluster */
 	unsigned long cpu_end[KMM_MAX_CPUS];    /* end of it; NO_CLUSTER: none */
 	unsigned long cluster_hint, scan_hint;
+	struct page ***cache;         /* swap cache: [slot / PER_FRAME][slot % PER_FRAME] */
+	unsigned long nr_cache_frames;
+	bool closing;                 /* swapoff in progress: no new slots */
+	/* Scratch of mm_rmap_check: the page-table entries naming each slot
+	   (written only by the checker, which runs while nothing changes). */
+	uint16_t *refs;
 };
+
+#define SWAP_CACHE_PER_FRAME (PAGE_SIZE / sizeof(struct page *))
 
 /* The areas and their order (swap_lock). */
 static spinlock_t swap_lock = SPINLOCK_INIT;
@@ -193,8 +211,31 @@ static void free_area_maps(struct swap_area *a)
 {
 	kfree(a->map);
 	kfree(a->cluster_used);
+	kfree(a->refs);
+	a->refs = NULL;
+	if (a->cache) {
+		for (unsigned long i = 0; i < a->nr_cache_frames; i++)
+			free_pages(a->cache[i], 0);
+		kfree(a->cache);
+	}
 	a->map = NULL;
 	a->cluster_used = NULL;
+	a->cache = NULL;
+}
+
+/* The swap cache's pointers for every slot of a; 0 or -ENOMEM. */
+static int alloc_cache_frames(struct swap_area *a)
+{
+	a->nr_cache_frames = (a->max + SWAP_CACHE_PER_FRAME - 1) / SWAP_CACHE_PER_FRAME;
+	a->cache = kzalloc(a->nr_cache_frames * sizeof(*a->cache), GFP_KERNEL);
+	if (!a->cache)
+		return -KMM_ENOMEM;
+	for (unsigned long i = 0; i < a->nr_cache_frames; i++) {
+		a->cache[i] = get_zeroed_page(GFP_KERNEL);
+		if (!a->cache[i])
+			return -KMM_ENOMEM;
+	}
+	return 0;
 }
 
 int swapon(const char *path, int priority)
@@ -232,7 +273,8 @@ int swapon(const char *path, int priority)
 	probe.nr_clusters = (probe.max + SWAP_CLUSTER_SLOTS - 1) / SWAP_CLUSTER_SLOTS;
 	probe.map = kzalloc(probe.max * sizeof(*probe.map), GFP_KERNEL);
 	probe.cluster_used = kzalloc(probe.nr_clusters * sizeof(*probe.cluster_used), GFP_KERNEL);
-	if (!probe.map || !probe.cluster_used) {
+	probe.refs = kzalloc(probe.max * sizeof(*probe.refs), GFP_KERNEL);
+	if (!probe.map || !probe.cluster_used || !probe.refs || alloc_cache_frames(&probe)) {
 		err = -KMM_ENOMEM;
 		goto out_maps;
 	}
@@ -282,27 +324,138 @@ out_free:
 	return err;
 }
 
+/* The mms of every task, each once, with a user reference each. */
+struct mm_set {
+	struct mm **mms;
+	unsigned int n, max;
+};
+
+static void collect_mm(struct task *t, void *arg)
+{
+	struct mm_set *set = arg;
+	struct mm *mm = __atomic_load_n(&t->mm, __ATOMIC_ACQUIRE);
+
+	if (!mm || set->n == set->max || t->state == TASK_DEAD)
+		return;
+	for (unsigned int i = 0; i < set->n; i++)
+		if (set->mms[i] == mm)
+			return;
+	mmget(mm);
+	set->mms[set->n++] = mm;
+}
+
+/* One pass over every mm: 0 or -errno. */
+static int unuse_all_mms(unsigned int type)
+{
+	struct mm_set set = { .max = task_count() + 1 };
+	int err = 0;
+
+	set.mms = kcalloc(set.max, sizeof(*set.mms), GFP_KERNEL);
+	if (!set.mms)
+		return -KMM_ENOMEM;
+	task_for_each(collect_mm, &set);
+	for (unsigned int i = 0; i < set.n; i++) {
+		if (!err) {
+			read_lock(&set.mms[i]->mmap_lock);
+			err = unuse_mm(set.mms[i], type);
+			read_unlock(&set.mms[i]->mmap_lock);
+		}
+		mmput(set.mms[i]);
+	}
+	kfree(set.mms);
+	return err;
+}
+
+/*
+ * Drops what the swap cache holds of area type and nothing else refers to:
+ * pages read ahead, or brought in and kept as clean copies. They stay in
+ * memory, now backed by nothing. A page whose slot a page table still
+ * names stays (its data may be nowhere else): the next pass brings it in.
+ */
+static void drop_area_cache(unsigned int type)
+{
+	struct swap_area *a = &areas[type];
+
+	for (unsigned long slot = 1; slot < a->max; slot++) {
+		swp_entry_t entry = swp_entry(type, slot);
+		struct page *page = lookup_swap_cache(entry);
+
+		if (!page)
+			continue;
+		lock_page(page);
+		if (page_flag(page, PG_swapcache) && page->private == entry.val &&
+		    !page_flag(page, PG_writeback) && swap_count(entry) == 1) {
+			delete_from_swap_cache(page);
+			/* The only copy is in memory now. */
+			set_page_flag(page, PG_dirty);
+		}
+		unlock_page(page);
+		put_anon_page(page);
+	}
+}
+
+/*
+ * Brings every page of area type back into memory; 0 or -errno. A fork or
+ * a reclaim running meanwhile may leave an entry behind in an mm already
+ * visited (new slots are not given out, but a slot of a page still in the
+ * cache can be named again): a few passes, as long as each makes progress.
+ */
+static int try_to_unuse(unsigned int type)
+{
+	struct swap_area *a = &areas[type];
+	unsigned long left = ~0UL;
+
+	for (;;) {
+		unsigned long inuse;
+		int err = unuse_all_mms(type);
+
+		if (err)
+			return err;
+		drop_area_cache(type);
+		spin_lock(&a->lock);
+		inuse = a->inuse;
+		spin_unlock(&a->lock);
+		if (!inuse || inuse >= left)
+			return 0;   /* done, or stuck: swapoff says EBUSY */
+		left = inuse;
+	}
+}
+
 int swapoff(const char *path)
 {
 	struct swap_area *a, gone;
+	unsigned int type;
+	int err;
 
 	spin_lock(&swap_lock);
 	a = path ? find_area(path) : NULL;
-	if (!a) {
+	if (!a || a->closing) {
 		spin_unlock(&swap_lock);
 		return -KMM_EINVAL;
 	}
+	a->closing = true;
+	type = (unsigned int)(a - areas);
+	spin_unlock(&swap_lock);
+
+	err = try_to_unuse(type);
+	spin_lock(&swap_lock);
 	spin_lock(&a->lock);
-	if (a->inuse) {
+	if (!err && a->inuse)
+		err = -KMM_EBUSY;   /* a slot is still referred to: a bug, or a race */
+	if (err) {
+		a->closing = false;
 		spin_unlock(&a->lock);
 		spin_unlock(&swap_lock);
-		return -KMM_EBUSY;
+		return err;
 	}
 	spin_unlock(&a->lock);
 	gone = *a;
 	a->used = false;
+	a->closing = false;
 	a->map = NULL;
 	a->cluster_used = NULL;
+	a->cache = NULL;
+	a->refs = NULL;
 	spin_unlock(&swap_lock);
 	free_area_maps(&gone);
 	arch_fs_close(gone.file);
@@ -314,10 +467,9 @@ void swapoff_all(void)
 	for (unsigned int i = 0; i < MAX_SWAPFILES; i++) {
 		if (!areas[i].used)
 			continue;
-		if (areas[i].inuse)
+		if (swapoff(areas[i].path))
 			panic("swapoff at shutdown: %s still has %lu slots in use", areas[i].path,
 			      areas[i].inuse);
-		swapoff(areas[i].path);
 	}
 	next_prio = -1;
 }
@@ -385,7 +537,8 @@ swp_entry_t get_swap_page(void)
 		unsigned long slot;
 
 		for (unsigned int i = 0; i < MAX_SWAPFILES; i++)
-			if (areas[i].used && !tried[i] && (!best || areas[i].prio > best->prio))
+			if (areas[i].used && !areas[i].closing && !tried[i] &&
+			    (!best || areas[i].prio > best->prio))
 				best = &areas[i];
 		if (!best)
 			break;
@@ -515,6 +668,86 @@ int swap_readpage(struct page *page, swp_entry_t entry)
 	return 0;
 }
 
+struct page **swap_cache_slot(swp_entry_t entry)
+{
+	struct swap_area *a = lock_entry(entry);
+	struct page **slot;
+
+	if (!a)
+		return NULL;
+	slot = &a->cache[swp_offset(entry) / SWAP_CACHE_PER_FRAME]
+			[swp_offset(entry) % SWAP_CACHE_PER_FRAME];
+	spin_unlock(&a->lock);
+	return slot;
+}
+
+bool swap_area_full(swp_entry_t entry)
+{
+	struct swap_area *a = lock_entry(entry);
+	bool full;
+
+	if (!a)
+		return true;
+	/* An area being switched off keeps no copies at all. */
+	full = a->closing || a->inuse * 2 > a->pages;
+	spin_unlock(&a->lock);
+	return full;
+}
+
+bool swap_entry_closing(swp_entry_t entry)
+{
+	struct swap_area *a = lock_entry(entry);
+	bool closing;
+
+	if (!a)
+		return true;
+	closing = a->closing;
+	spin_unlock(&a->lock);
+	return closing;
+}
+
+/* ---- Reference counts against the page tables (mm_rmap_check) ---- */
+
+void swap_refs_begin(void)
+{
+	for (unsigned int i = 0; i < MAX_SWAPFILES; i++)
+		if (areas[i].used)
+			memset(areas[i].refs, 0, areas[i].max * sizeof(*areas[i].refs));
+}
+
+void swap_refs_add(swp_entry_t entry)
+{
+	struct swap_area *a = lock_entry(entry);
+
+	if (!a)
+		panic("mm_rmap_check: a page table holds bad swap entry %#lx", entry.val);
+	a->refs[swp_offset(entry)]++;
+	spin_unlock(&a->lock);
+}
+
+void swap_refs_verify(void)
+{
+	for (unsigned int i = 0; i < MAX_SWAPFILES; i++) {
+		struct swap_area *a = &areas[i];
+
+		if (!a->used)
+			continue;
+		spin_lock(&a->lock);
+		for (unsigned long k = 1; k < a->max; k++) {
+			struct page *p = a->cache[k / SWAP_CACHE_PER_FRAME][k % SWAP_CACHE_PER_FRAME];
+			unsigned int want = a->refs[k] + (p ? 1u : 0u);
+
+			if (a->map[k] == SWAP_MAP_BAD || a->map[k] == want)
+				continue;
+			spin_unlock(&a->lock);
+			panic("mm_rmap_check: %s: slot %lu has count %u, but %u page-table "
+			      "entries name it and the swap cache %s it", a->path, k, a->map[k],
+			      a->refs[k], p ? "holds" : "does not hold");
+		}
+		spin_unlock(&a->lock);
+	}
+}
+
 /* ---- Views and checks ---- */
 
 void si_swapinfo(unsigned long *total, unsigned long *free)
@@ -567,6 +800,28 @@ int swap_check(void)
 					used++, bad++;
 				else if (a->map[k])
 					used++, inuse++;
+				if (k < a->max) {
+					struct page *p = a->cache[k / SWAP_CACHE_PER_FRAME]
+								 [k % SWAP_CACHE_PER_FRAME];
+
+					if (p && (!page_flag(p, PG_swapcache) ||
+						  p->private != swp_entry(i, k).val || !a->map[k] ||
+						  a->map[k] == SWAP_MAP_BAD))
+						panic("swap_check: %s: slot %lu (count %u) caches page "
+						      "%#lx that is not its swap-cache page", a->path,
+						      k, a->map[k], page_to_pfn(p));
+					/* The cache's reference, one per mapping; on an
+					   anonymous LRU list. */
+					if (p && (!page_flag(p, PG_swapbacked) ||
+						  !page_flag(p, PG_lru) ||
+						  page_ref_count(p) !=
+							  atomic_load(&p->_mapcount) + 2))
+						panic("swap_check: %s: swap-cache page %#lx of slot %lu "
+						      "has count %d, mapcount %d, flags %#lx", a->path,
+						      page_to_pfn(p), k, page_ref_count(p),
+						      atomic_load(&p->_mapcount),
+						      (unsigned long)atomic_load(&p->flags));
+				}
 			}
 			if (used != a->cluster_used[c])
 				panic("swap_check: %s: cluster %lu has %lu slots used, counted %u",

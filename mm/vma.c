@@ -130,16 +130,36 @@ static spinlock_t *vma_i_mmap_lock(const struct vm_area *vma)
 	return vma->vm_file ? &vma->vm_file->f_mapping->i_mmap_lock : NULL;
 }
 
+/*
+ * The reverse map's locks of an area: its file's i_mmap_lock and its
+ * anon_vma's lock. Reclaim (mm/rmap.c) reads vm_start, vm_end, vm_pgoff
+ * and vm_flags under one of them without the mmap_lock, so they change
+ * under both. i_mmap_lock is taken first.
+ */
 static void i_mmap_lock_vma(const struct vm_area *vma)
 {
 	if (vma->vm_file)
 		spin_lock(vma_i_mmap_lock(vma));
+	if (vma->anon_vma)
+		spin_lock(&vma->anon_vma->lock);
 }
 
 static void i_mmap_unlock_vma(const struct vm_area *vma)
 {
+	if (vma->anon_vma)
+		spin_unlock(&vma->anon_vma->lock);
 	if (vma->vm_file)
 		spin_unlock(vma_i_mmap_lock(vma));
+}
+
+void vma_rmap_lock(const struct vm_area *vma)
+{
+	i_mmap_lock_vma(vma);
+}
+
+void vma_rmap_unlock(const struct vm_area *vma)
+{
+	i_mmap_unlock_vma(vma);
 }
 
 /* Puts a file area on its mapping's list (caller holds i_mmap_lock). */
@@ -399,7 +419,9 @@ void vma_set_flags(struct mm *mm, struct vm_area *vma, unsigned long vm_flags)
 	bool guard_changed = (vm_flags ^ vma->vm_flags) & VM_GROWSDOWN;
 
 	vm_stat_account(mm, vma->vm_flags, -vma_pages(vma));
+	i_mmap_lock_vma(vma);
 	vma->vm_flags = vm_flags;
+	i_mmap_unlock_vma(vma);
 	vm_stat_account(mm, vma->vm_flags, vma_pages(vma));
 	if (guard_changed)
 		rb_propagate(&vma->vm_rb, &gap_augment);

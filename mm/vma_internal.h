@@ -15,6 +15,14 @@
 /* vma.c: creates the "vm_area_struct" cache (mm_task_init). */
 int vma_cache_init(void);
 
+/*
+ * Takes and drops the reverse map's locks of vma (its file's i_mmap_lock,
+ * then its anon_vma's lock), around a change of the bounds or flags of an
+ * area reclaim may be walking.
+ */
+void vma_rmap_lock(const struct vm_area *vma);
+void vma_rmap_unlock(const struct vm_area *vma);
+
 /* Adds npages (negative: removes) to the counters vm_flags belongs to. */
 void vm_stat_account(struct mm *mm, unsigned long vm_flags, long npages);
 

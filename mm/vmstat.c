@@ -48,6 +48,17 @@ const char *const vm_event_names[NR_VM_EVENT_ITEMS] = {
 	[PGCACHE_MISS] = "pgcache_miss",
 	[PSWPIN] = "pswpin",
 	[PSWPOUT] = "pswpout",
+	[PGSCAN_KSWAPD] = "pgscan_kswapd",
+	[PGSCAN_DIRECT] = "pgscan_direct",
+	[PGSTEAL_KSWAPD] = "pgsteal_kswapd",
+	[PGSTEAL_DIRECT] = "pgsteal_direct",
+	[PGACTIVATE] = "pgactivate",
+	[PGDEACTIVATE] = "pgdeactivate",
+	[PGROTATED] = "pgrotated",
+	[ALLOCSTALL] = "allocstall",
+	[OOM_KILL] = "oom_kill",
+	[SWAP_RA] = "swap_ra",
+	[SWAP_RA_HIT] = "swap_ra_hit",
 };
 
 _Static_assert(ALLOC_FAIL_LAST - ALLOC_FAIL_ORDER0 == 10,
@@ -82,6 +93,12 @@ void vmstat_show(struct seq_buf *s, long arg)
 			{ "nr_file_pages", NR_FILE_PAGES }, { "nr_dirty", NR_FILE_DIRTY },
 			{ "nr_writeback", NR_WRITEBACK }, { "nr_mapped", NR_FILE_MAPPED },
 			{ "nr_shmem", NR_SHMEM },
+			{ "nr_inactive_anon", NR_INACTIVE_ANON },
+			{ "nr_active_anon", NR_ACTIVE_ANON },
+			{ "nr_inactive_file", NR_INACTIVE_FILE },
+			{ "nr_active_file", NR_ACTIVE_FILE },
+			{ "nr_unevictable", NR_UNEVICTABLE },
+			{ "nr_swapcached", NR_SWAPCACHE },
 		};
 
 		for (unsigned int i = 0; i < sizeof(zs) / sizeof(zs[0]); i++) {

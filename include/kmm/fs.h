@@ -165,11 +165,24 @@ void put_page(struct page *page);
  * so no store can reach a page while writeback reads it.
  */
 void lock_page(struct page *page);
+bool trylock_page(struct page *page);
 void unlock_page(struct page *page);
 
 /* Marks a cache page dirty (a write, a store through a shared mapping's D
    bit found by writeback or msync); returns true if it was clean. */
 bool set_page_dirty(struct page *page);
+
+/*
+ * Reclaim's side (mm/vmscan.c). reclaim_cache_page: a locked, clean cache
+ * page that no entry maps leaves the cache if the caller's reference and
+ * the cache's are the only ones; its count is then 0 and the frame the
+ * caller's to free. false if it is dirty or anyone else holds it.
+ * pageout_cache_page (mm/page-writeback.c): writes a locked dirty cache
+ * page back now and unlocks it; 0 or the write's error (recorded on the
+ * mapping as any writeback error is).
+ */
+bool reclaim_cache_page(struct page *page);
+int pageout_cache_page(struct page *page);
 
 /* Drops every clean, unmapped, unlocked cache page; returns how many.
    Inodes left unused and empty leave the inode cache too. */

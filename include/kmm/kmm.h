@@ -19,6 +19,9 @@ struct kmm_boot_options {
 	   machine uses: a name of include/kmm/kma.h ("slab", "buddy", "rmap",
 	   "p2", "mk", "zone", "dynix"); empty means slab. */
 	char kma[16];
+	/* Reclaim's balance of anonymous against file pages, 0..200 (Linux's
+	   vm.swappiness; default 60). */
+	int swappiness;
 };
 
 void kmm_boot_options_default(struct kmm_boot_options *opts);

@@ -156,6 +156,14 @@ static inline void write_lock(rwlock_t *rw)
 	}
 }
 
+static inline bool write_trylock(rwlock_t *rw)
+{
+	int c = 0;
+
+	return atomic_compare_exchange_strong_explicit(&rw->count, &c, RW_WRITER,
+						       memory_order_acquire, memory_order_relaxed);
+}
+
 static inline void write_unlock(rwlock_t *rw)
 {
 	atomic_store_explicit(&rw->count, 0, memory_order_release);

@@ -199,6 +199,9 @@ struct task {
 	uintptr_t fault_addr;
 	/* Faults taken. */
 	unsigned long min_flt, maj_flt, cow_flt;
+	/* Linux's oom_score_adj, -1000..1000: added to the OOM badness in
+	   thousandths of memory; -1000 never chosen. Inherited by fork. */
+	int oom_score_adj;
 };
 
 /* Boot: caches of mm, vm_area, anon_vma, task; the zero page. 0 or -errno. */
@@ -353,8 +356,11 @@ int do_page_fault(struct task *t, uintptr_t addr, unsigned int error_code);
  * Note for mm/mmap.c: do_page_fault calls expand_stack with mmap_lock held
  * for WRITING (it drops its read lock, takes the write lock, looks the area
  * up again); expand_stack returns 0 or -errno (the fault is then SEGV_MAPERR).
- * An out-of-memory fault kills the task with SIGBUS/BUS_ADRERR until the
- * reclaim issue brings the OOM killer.
+ * An out-of-memory fault calls the OOM killer (mm/oom.c) with no lock held
+ * when memory is really exhausted: the fault is retried if another task
+ * was killed, and the faulting task ends with SIGKILL if it was chosen. An
+ * allocation that failed while memory is not short (an injected failure)
+ * kills the faulting task with SIGBUS/BUS_ADRERR.
  */
 
 /* Clears the entries of [start, end) in vma, releasing pages; flushes the TLB. */

@@ -13,6 +13,9 @@
  *                 address leads to its cache and slab in two loads;
  *                 private = (page's index in the slab << 32) | offset of the
  *                 slab's first object, to check an object address.
+ *   PG_lru        on one of its zone's LRU lists (mm/swap.c): lru links it
+ *                 there; PG_active, PG_unevictable and PG_swapbacked
+ *                 (anonymous) say which list.
  *   (none)        allocated to some caller, _refcount > 0 on the first page;
  *                 tail pages of a non-compound block have _refcount 0.
  *
@@ -47,6 +50,7 @@ enum pageflags {
 	PG_writeback,
 	PG_swapbacked,
 	PG_unevictable,
+	PG_swapcache, /* in the swap cache: private holds its swp_entry_t (mm/swap_state.c) */
 	PG_checked,   /* scratch bit for invariant checkers, clear otherwise */
 	NR_PAGEFLAGS,
 };

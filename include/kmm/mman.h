@@ -36,6 +36,7 @@
 
 /* Signals and their codes, for the faults a task can take. */
 #define KMM_SIGBUS  7
+#define KMM_SIGKILL 9   /* the OOM killer (mm/oom.c) */
 #define KMM_SIGSEGV 11
 #define KMM_SEGV_MAPERR 1   /* no mapping at the address */
 #define KMM_SEGV_ACCERR 2   /* a mapping that forbids the access */

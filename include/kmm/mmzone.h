@@ -57,7 +57,43 @@ enum zone_stat_item {
 	NR_WRITEBACK,       /* of which PG_writeback (Writeback) */
 	NR_FILE_MAPPED,     /* of which mapped by some task (Mapped) */
 	NR_SHMEM,           /* pages of shared anonymous objects (Shmem) */
+	/* Pages on the LRU lists (mm/swap.c), in enum lru_list order. */
+	NR_LRU_BASE,
+	NR_INACTIVE_ANON = NR_LRU_BASE,
+	NR_ACTIVE_ANON,
+	NR_INACTIVE_FILE,
+	NR_ACTIVE_FILE,
+	NR_UNEVICTABLE,
+	NR_SWAPCACHE,       /* pages in the swap cache (SwapCached) */
 	NR_VM_ZONE_STAT_ITEMS,
+};
+
+/*
+ * The page-frame reclaiming lists of a zone (mm/swap.c, mm/vmscan.c):
+ * anonymous and file pages, each split into active and inactive, and the
+ * pages reclaim must not touch. Their lengths are the zone counters
+ * NR_LRU_BASE + lru. lock protects the lists and the PG_lru/PG_active/
+ * PG_unevictable bits of the pages on them; it is taken after a page's
+ * lock and an mm's locks, before nothing (a leaf).
+ */
+enum lru_list {
+	LRU_INACTIVE_ANON,
+	LRU_ACTIVE_ANON,
+	LRU_INACTIVE_FILE,
+	LRU_ACTIVE_FILE,
+	LRU_UNEVICTABLE,
+	NR_LRU_LISTS,
+};
+
+struct lruvec {
+	spinlock_t lock;
+	struct list_head lists[NR_LRU_LISTS];
+	/*
+	 * Reclaim's measure of what each kind is worth keeping ([0] anon,
+	 * [1] file): pages scanned, and of them found referenced, recently
+	 * (halved as they grow, so they follow the workload). Under lock.
+	 */
+	unsigned long recent_scanned[2], recent_rotated[2];
 };
 
 /*
@@ -106,6 +142,8 @@ struct zone {
 
 	struct per_cpu_pages *pcp;     /* [arch_nr_cpus()] */
 	unsigned long reserved_pages;  /* present but kept by memblock */
+
+	struct lruvec lruvec;          /* reclaim's lists (mm/swap.c) */
 };
 
 static inline unsigned long zone_end_pfn(const struct zone *z)

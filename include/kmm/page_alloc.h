@@ -77,12 +77,16 @@ extern bool page_alloc_use_pcp;
 void setup_per_zone_wmarks(void);
 
 /*
- * Called when an allocation finds a zone below its low watermark: in this
- * issue it only records the event (vmstat kswapd_wake); the reclaim issue
- * makes it wake kswapd. A function pointer so that reclaim can hook in.
+ * Reclaim's hooks (mm/vmscan.c sets them at boot; a port without reclaim,
+ * arch/native, leaves them NULL). wakeup_kswapd_hook is called for each
+ * zone an allocation may use when one found a zone below its low
+ * watermark (vmstat kswapd_wake counts the events); direct_reclaim_hook,
+ * by an allocation that may wait and found every zone below min: it
+ * reclaims and returns the pages freed (0: no progress).
  */
 extern void (*wakeup_kswapd_hook)(struct zone *z, unsigned int order,
 				  enum zone_type highest_zoneidx);
+extern unsigned long (*direct_reclaim_hook)(gfp_t gfp, unsigned int order);
 
 /*
  * Memory hot-add (mm/page_alloc.c has the rules): gives the buddy allocator

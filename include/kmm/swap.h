@@ -25,11 +25,15 @@
 #ifndef KMM_SWAP_H
 #define KMM_SWAP_H
 
+#include <kmm/gfp.h>
+#include <kmm/mmzone.h>
 #include <kmm/pgtable.h>
 #include <kmm/printk.h>
 #include <kmm/types.h>
 
 struct page;
+struct task;
+struct mm;
 
 #define MAX_SWAPFILES 8
 #define SWAP_CLUSTER_SLOTS 256
@@ -92,8 +96,12 @@ int swap_format(const char *path, uint64_t bytes);
  * -ENOMEM, or the error of opening the file.
  */
 int swapon(const char *path, int priority);
-/* Stops swapping to path. -EINVAL if it is not on; -EBUSY while a slot is
-   still in use (bringing pages back in comes with reclaim). */
+/*
+ * Stops swapping to path, first bringing every page on it back into memory
+ * (into every page table that refers to it). -EINVAL if it is not on;
+ * -ENOMEM if memory cannot hold the pages, -EIO if one cannot be read (the
+ * area then stays on, with whatever is still on it).
+ */
 int swapoff(const char *path);
 /* Stops every area (shutdown); slots still in use are a bug reported. */
 void swapoff_all(void);
@@ -112,11 +120,153 @@ int swap_count(swp_entry_t entry);
 int swap_writepage(struct page *page, swp_entry_t entry);
 int swap_readpage(struct page *page, swp_entry_t entry);
 
+/*
+ * The swap cache's slot for entry (swapfile.c keeps one pointer per slot,
+ * allocated with the area): NULL for a bad entry. Read and written under
+ * swap_cache_lock (mm/swap_state.c).
+ */
+struct page **swap_cache_slot(swp_entry_t entry);
+/* Is the area of entry more than half full, or being switched off? (keep
+   fewer clean copies) */
+bool swap_area_full(swp_entry_t entry);
+/* Is the area of entry being switched off (or gone)? Reclaim then leaves
+   its pages in memory instead of naming their slots again. */
+bool swap_entry_closing(swp_entry_t entry);
+
+/*
+ * mm_rmap_check's count of the page-table entries naming each slot:
+ * begin zeroes it, add counts one entry, verify panics unless every slot's
+ * count is its entries plus one for a swap-cache page.
+ */
+void swap_refs_begin(void);
+void swap_refs_add(swp_entry_t entry);
+void swap_refs_verify(void);
+
 /* Totals for meminfo, in pages: usable slots, and of them free. */
 void si_swapinfo(unsigned long *total, unsigned long *free);
 /* /proc/swaps. */
 void swaps_show(struct seq_buf *s, long arg);
 /* Counts, clusters and totals agree in every area. */
 int swap_check(void);
+
+/* ---- The swap cache (mm/swap_state.c) ----
+ *
+ * An anonymous page on its way to or from swap is in the swap cache, keyed
+ * by its entry: PG_swapcache set, page->private = entry.val. The cache
+ * holds one reference on the page and one count on the slot. A fault on a
+ * swap entry finds the page there while it is being written, and a page
+ * read back stays there while other page tables still refer to the slot,
+ * so every sharer maps the same frame.
+ */
+
+/* Adds page (locked, not in the cache) under entry, whose slot count the
+   caller gives to the cache. 0 or -EEXIST. */
+int add_to_swap_cache(struct page *page, swp_entry_t entry);
+/* A new slot for page (locked, anonymous) and the cache entry; 0 or -ENOSPC. */
+int add_to_swap(struct page *page);
+/* The cached page of entry with a reference, or NULL. */
+struct page *lookup_swap_cache(swp_entry_t entry);
+/* Removes page (locked) from the cache, dropping its page and slot references. */
+void delete_from_swap_cache(struct page *page);
+/*
+ * Reclaim: page (locked, clean, mapped nowhere) leaves the cache if the
+ * caller's reference and the cache's are the only ones: its count is then
+ * 0, and the frame the caller's to free. false if anyone else holds it.
+ */
+bool reclaim_swap_cache_page(struct page *page);
+/* page (locked) leaves the cache if nothing but the cache refers to its slot. */
+bool try_to_free_swap(struct page *page);
+/* A page-table reference to entry goes (zap): its slot count, and the cached
+   page if it was the last one. */
+void free_swap_and_cache(swp_entry_t entry);
+/*
+ * The page of entry, with a reference: from the cache, or read from the slot
+ * with its neighbours of the same cluster read ahead. NULL with *err -ENOMEM,
+ * -EIO, or -EAGAIN (the slot was freed meanwhile: retry the fault).
+ * *major tells whether it was read.
+ */
+struct page *swapin_page(swp_entry_t entry, int *err, bool *major);
+/* swapoff (mm/memory.c): every swap entry of area type in mm's page tables
+   is faulted back in (mmap_lock held for reading). 0, -ENOMEM or -EIO. */
+int unuse_mm(struct mm *mm, unsigned int type);
+/* Pages in the swap cache (SwapCached). */
+unsigned long total_swapcache_pages(void);
+
+/* ---- LRU lists (mm/swap.c) ---- */
+
+void lru_init(void);
+/* A page that is on no list goes on its zone's inactive (or active) list
+   of its kind: PG_swapbacked pages are anonymous. */
+void lru_cache_add(struct page *page);
+void lru_cache_add_active(struct page *page);
+/* Takes page off its list if it is on one (the page is being freed). */
+void lru_del(struct page *page);
+/* A use seen by software: referenced, and on a second use, active. */
+void mark_page_accessed(struct page *page);
+/* Drops a reference to an anonymous or swap-cache page; the last frees it
+   (off its LRU list, its anon_vma released). */
+void put_anon_page(struct page *page);
+/* The last reference to an order-0 page went (its count is 0): off its LRU
+   list, its anon_vma released, the frame freed. put_page and put_anon_page
+   end here. */
+void release_page(struct page *page);
+/* An entry mapping page went away (mm/memory.c): map count, zone counter,
+   and the entry's reference. */
+void page_remove_rmap(struct page *page);
+/* Every page on the list its flags say, lengths equal to the counters. */
+int lru_check(void);
+/*
+ * Reclaim's side (mm/vmscan.c). isolate_lru_pages takes up to nr pages
+ * from the tail (the oldest end) of list l of zone z onto dst, each with a
+ * reference and PG_lru clear, so no one else moves them; pages being freed
+ * meanwhile (count already 0) are passed over. *scanned counts the pages
+ * looked at. putback_lru_page puts one back at the head of the list its
+ * flags name and drops the reference.
+ */
+unsigned long isolate_lru_pages(struct zone *z, enum lru_list l, unsigned long nr,
+				struct list_head *dst, unsigned long *scanned);
+void putback_lru_page(struct page *page);
+/* Sizes of z's lists, and its recent_scanned/rotated counts (under its lock). */
+unsigned long lru_size(struct zone *z, enum lru_list l);
+void lru_note_scan(struct zone *z, bool file, unsigned long scanned, unsigned long rotated);
+
+/* ---- Reverse map of anonymous pages (mm/rmap.c) ---- */
+
+/* Tests and clears the Accessed bit of every entry mapping page (locked);
+   returns how many were set. *vm_flags gets the areas' flags or-ed. */
+int page_referenced(struct page *page, unsigned long *vm_flags);
+/*
+ * Replaces every entry mapping page (locked, in the swap cache, or a clean
+ * file page) by its swap entry (or clears it, for a file page), moving
+ * Dirty bits into the page. true when no entry maps it any more; false if
+ * an area is locked (VM_LOCKED) or a slot count is full.
+ */
+bool try_to_unmap(struct page *page);
+
+/* ---- Reclaim (mm/vmscan.c) and the OOM killer (mm/oom.c) ---- */
+
+extern int vm_swappiness;   /* 0..200: anonymous vs file scanning (60) */
+/* Boot: kswapd's work item and the allocator's hooks. */
+void reclaim_init(int swappiness);
+/* Direct reclaim for an allocation of order under gfp: pages freed. */
+unsigned long try_to_free_pages(gfp_t gfp, unsigned int order);
+/* Reclaims up to nr pages as kswapd would (tests, m:reclaim): pages freed. */
+unsigned long shrink_all_memory(unsigned long nr);
+/*
+ * Out of memory (a fault could not get a page after reclaim): kills the
+ * task with the largest badness and logs it as Linux does. Returns the
+ * pid killed, or 0 if no task has memory to give.
+ */
+int out_of_memory(void);
+/* Linux's badness of a task: pages it holds, adjusted by oom_score_adj;
+   0 for a task that is not a candidate (dead, no mm, adj -1000). */
+long oom_badness(struct task *t);
+/*
+ * A fault of t could not get memory (VM_FAULT_OOM), with no lock held: if
+ * memory is really exhausted the OOM killer runs. Returns -EAGAIN when
+ * another task was killed (retry the fault), KMM_SIGKILL when t was, 0
+ * when nothing was killed (not out of memory, or no candidate).
+ */
+int pagefault_out_of_memory(struct task *t);
 
 #endif

@@ -36,6 +36,17 @@ enum vm_event_item {
 	PGCACHE_MISS,       /* ... that had to read it (ours) */
 	PSWPIN,             /* pages read from swap */
 	PSWPOUT,            /* pages written to swap */
+	PGSCAN_KSWAPD,      /* inactive pages scanned by kswapd */
+	PGSCAN_DIRECT,      /* ... by direct reclaim */
+	PGSTEAL_KSWAPD,     /* pages reclaimed by kswapd */
+	PGSTEAL_DIRECT,     /* ... by direct reclaim */
+	PGACTIVATE,         /* pages moved to an active list */
+	PGDEACTIVATE,       /* pages moved to an inactive list */
+	PGROTATED,          /* reclaim kept a page (locked, dirty, referenced once) */
+	ALLOCSTALL,         /* allocations that entered direct reclaim */
+	OOM_KILL,           /* tasks the OOM killer killed */
+	SWAP_RA,            /* pages read ahead from swap */
+	SWAP_RA_HIT,        /* faults that found a page read ahead */
 	NR_VM_EVENT_ITEMS
 };
 

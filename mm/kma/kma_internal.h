@@ -70,9 +70,15 @@ static inline unsigned int kma_order_for(size_t bytes)
 }
 
 /* gfp as a design passes it to the page allocator: zeroing is the registry's. */
+/*
+ * The designs call the page allocator with their own locks held, and
+ * reclaim frees kernel objects (anon_vmas, radix-tree nodes) through the
+ * machine's allocator: their frames never come from direct reclaim, which
+ * could re-enter the design and take the lock it holds. kswapd is woken.
+ */
 static inline gfp_t kma_page_gfp(gfp_t gfp)
 {
-	return gfp & ~(__GFP_ZERO | __GFP_COMP);
+	return gfp & ~(__GFP_ZERO | __GFP_COMP | __GFP_DIRECT_RECLAIM);
 }
 
 /* Live footprint of a design, from the shared counters (quiescent checkers). */

@@ -168,6 +168,17 @@ static int set_kma(struct emu_config *cfg, const char *text, char *err, size_t l
 	return 0;
 }
 
+/* Reclaim's balance of anonymous against file pages (vm.swappiness). */
+static int set_swappiness(struct emu_config *cfg, const char *text, char *err, size_t len)
+{
+	uint64_t v;
+
+	if (parse_uint(text, 0, 200, &v, err, len))
+		return -1;
+	cfg->mm.swappiness = (int)v;
+	return 0;
+}
+
 /* The root directory: a host path, checked when the machine boots. */
 static int set_root(struct emu_config *cfg, const char *text, char *err, size_t len)
 {
@@ -229,6 +240,9 @@ const struct boot_param boot_params[] = {
 	{ "kma", "--kma", "NAME", NULL,
 	  "kernel memory allocator of the whole machine: slab (default), buddy, rmap, "
 	  "p2, mk, zone or dynix", set_kma },
+	{ "swappiness", "--swappiness", "N", NULL,
+	  "reclaim's preference for swapping anonymous pages over dropping cache, "
+	  "0..200 (default 60)", set_swappiness },
 	{ "root", "--root", "DIR", NULL,
 	  "host directory that is the machine's root file system (default /)", set_root },
 	{ "rw", "--rw", NULL, "true", "the root is writable (default: read-only)", set_rw },
