@@ -30,6 +30,7 @@
 
 #include <kmm/fs.h>
 #include <kmm/kmm.h>
+#include <kmm/swap.h>
 
 #include "fuzz.h"
 #include "kmm_tool.h"
@@ -73,12 +74,14 @@ static void after_boot(void)
 }
 
 /* Every binding has released what the script held: all frames are back
-   once dirty pages are written and the clean cache dropped. */
+   once dirty pages are written, the clean cache dropped and the swap areas
+   a script may leave on (they go with the machine) switched off. */
 static void before_shutdown(void)
 {
 	unsigned long now;
 
 	kmm_check();
+	swapoff_all();
 	sys_sync();
 	drop_caches();
 	now = fuzz_settled_free();

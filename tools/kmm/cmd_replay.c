@@ -203,6 +203,14 @@ static int plan_replay(const char *path, struct plan *p)
 		trace_close(r);
 		return -1;
 	}
+	/* A file of "*" separators only (block format), or a kmm header with
+	   areas but no reference: nothing to replay, as for an empty file. */
+	if (!p->refs) {
+		fprintf(stderr, "kmm replay: %s: no references in the file\n", path);
+		free(set.slots);
+		trace_close(r);
+		return -1;
+	}
 	p->pages = set.n;
 	if (p->format == TRACE_KMM) {
 		unsigned int n;

@@ -85,6 +85,7 @@ bad "bad.trace:2: bad area range" '# kmm-trace 1\narea 0x2000 0x1000 r--p a\n'
 bad "bad.trace:2: bad count '0'" '# kmm-trace 1\nR 0x10 0\n'
 bad "unknown kmm trace version" '# kmm-trace 9\n'
 bad "no references in the file" '# nothing\n\n'
+bad "no references in the file" '# LIRS phases only\n*\n*\n'
 bad "outside the user address space" '# kmm-trace 1\nR 0x1 1\n'
 bad "outside the user address space" 'R 0xffff800000000000\n'
 printf 'R 0x10000\n' | gzip -c | head -c 12 >"$T/trunc.trace.gz"

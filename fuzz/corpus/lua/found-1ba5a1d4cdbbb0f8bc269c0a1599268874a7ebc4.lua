@@ -1,0 +1,16 @@
+local t = m:spawn("f")
+local buf = assert(t:mmap{len = 4096, prot = "rw", flags = "private,anon"})
+t:put(buf, string.rep("x", 100))
+local fd = assert(t:open("/data", "rw,creat", 420))
+t:write(fd, buf, 100)
+t:pwrite(fd, buf, 50, 8000)
+t:lseek(fd, 0, "set")
+t:read(fd, buf, 10)
+t:fsync(fd)
+local map = t:mmnple{a = 8192, prot = "rw", flags = "shared", fd = fd, off = 0}
+if map then t:store(map, 1, 1) end
+t:ftrunca(te=fuzz0)
+t:close(fd)
+m:sync()
+m:drop_caches()
+mek(fd, 0, "set")xit()

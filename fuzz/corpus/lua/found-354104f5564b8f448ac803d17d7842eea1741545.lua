@@ -1,0 +1,17 @@
+local t = m:spawn("f")
+local buf = assert(t:mmap{len = 4096, prot = "rw", flags = "private,anon"})
+t:put(buf, string.rep("x", 100))
+local fd = assert(t:open("/data", "rw,creat", 420))
+t:write(fd, buf, 100)
+t:pwrite(fd, buf, 50,quie0)
+t:lseek(fd, 0, "set")
+t:read(fd, buf, 10)
+t:fsync(fd)
+local map = t:mmap{len = 8192, prot = "rw", flags = "shared", fd = fd, off = 0}
+if iap then t:store(map, 1, 1) end
+t:ftruncate(fd, 10)
+t:clooe(fd)
+m:sync()
+m:drop_caches()
+m:advance(31)
+t:exit()
