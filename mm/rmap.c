@@ -87,6 +87,16 @@ int page_mkclean(struct page *page)
 typedef bool (*rmap_one_fn)(struct page *page, struct vm_area *vma, uintptr_t addr,
 			    void *arg);
 
+/* Calls fn for the address where vma may map page; false: stop the walk. */
+static inline bool rmap_one(struct page *page, struct vm_area *vma, rmap_one_fn fn, void *arg)
+{
+	unsigned long pages = (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
+
+	if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= pages)
+		return true;
+	return fn(page, vma, vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT), arg);
+}
+
 static void rmap_walk(struct page *page, rmap_one_fn fn, void *arg)
 {
 	uintptr_t m = (uintptr_t)page->mapping;
@@ -98,29 +108,17 @@ static void rmap_walk(struct page *page, rmap_one_fn fn, void *arg)
 		struct anon_vma *av = (struct anon_vma *)(m & ~PAGE_MAPPING_ANON);
 
 		spin_lock(&av->lock);
-		list_for_each_entry(vma, &av->head, anon_vma_node) {
-			unsigned long pages = (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
-
-			if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= pages)
-				continue;
-			if (!fn(page, vma,
-				vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT), arg))
+		list_for_each_entry(vma, &av->head, anon_vma_node)
+			if (!rmap_one(page, vma, fn, arg))
 				break;
-		}
 		spin_unlock(&av->lock);
 	} else {
 		struct address_space *as = (struct address_space *)m;
 
 		spin_lock(&as->i_mmap_lock);
-		list_for_each_entry(vma, &as->i_mmap, shared_node) {
-			unsigned long pages = (vma->vm_end - vma->vm_start) >> PAGE_SHIFT;
-
-			if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= pages)
-				continue;
-			if (!fn(page, vma,
-				vma->vm_start + ((page->index - vma->vm_pgoff) << PAGE_SHIFT), arg))
+		list_for_each_entry(vma, &as->i_mmap, shared_node)
+			if (!rmap_one(page, vma, fn, arg))
 				break;
-		}
 		spin_unlock(&as->i_mmap_lock);
 	}
 }
