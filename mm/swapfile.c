@@ -61,8 +61,8 @@ struct swap_area {
 	struct arch_file *file;
 	unsigned long max;            /* slots, header included: last_page + 1 */
 	unsigned long pages;          /* usable slots (not header, not bad) */
-	unsigned long inuse;          /* slots with a count */
 	spinlock_t lock;              /* the fields below */
+	unsigned long inuse;          /* slots with a count */
 	uint16_t *map;                /* count per slot; SWAP_MAP_BAD for bad ones */
 	uint16_t *cluster_used;       /* per cluster: slots with a count or bad */
 	unsigned long nr_clusters;
@@ -757,8 +757,11 @@ void si_swapinfo(unsigned long *total, unsigned long *free)
 	for (unsigned int i = 0; i < MAX_SWAPFILES; i++) {
 		if (!areas[i].used)
 			continue;
+		/* inuse changes under the area's lock (swap_free takes no other). */
+		spin_lock(&areas[i].lock);
 		*total += areas[i].pages;
 		*free += areas[i].pages - areas[i].inuse;
+		spin_unlock(&areas[i].lock);
 	}
 	spin_unlock(&swap_lock);
 }
@@ -769,12 +772,16 @@ void swaps_show(struct seq_buf *s, long arg)
 		   "Priority");
 	spin_lock(&swap_lock);
 	for (unsigned int i = 0; i < MAX_SWAPFILES; i++) {
-		const struct swap_area *a = &areas[i];
+		struct swap_area *a = &areas[i];
+		unsigned long inuse;
 
 		if (!a->used)
 			continue;
+		spin_lock(&a->lock);
+		inuse = a->inuse;
+		spin_unlock(&a->lock);
 		seq_printf(s, "%-40s%-16s%-16lu%-16lu%d\n", a->path, "file",
-			   a->pages * (PAGE_SIZE / 1024), a->inuse * (PAGE_SIZE / 1024), a->prio);
+			   a->pages * (PAGE_SIZE / 1024), inuse * (PAGE_SIZE / 1024), a->prio);
 	}
 	spin_unlock(&swap_lock);
 }

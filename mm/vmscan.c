@@ -75,6 +75,8 @@ int vm_swappiness = 60;
 
 /* Pages taken off a list at a time (Linux's SWAP_CLUSTER_MAX). */
 #define SWAP_CLUSTER_MAX 32UL
+/* shrink_all_memory's passes over every priority, at most. */
+#define SHRINK_ALL_SWEEPS 4
 /* kswapd's work in one run: then it queues itself again. */
 #define KSWAPD_BATCH (32 * SWAP_CLUSTER_MAX)
 
@@ -356,8 +358,8 @@ static void get_scan_count(struct zone *z, struct scan_control *sc,
 	if (!sc->may_swap || !anon || !swap_space_left()) {
 		fraction[0] = 0;
 		fraction[1] = 1;
-	} else if (file + zone_page_state(z, NR_FREE_PAGES) <= z->watermark[WMARK_HIGH]) {
-		/* The cache is nearly gone: only anonymous memory can give. */
+	} else if (!file || file + zone_page_state(z, NR_FREE_PAGES) <= z->watermark[WMARK_HIGH]) {
+		/* The cache is (nearly) gone: only anonymous memory can give. */
 		fraction[0] = 1;
 		fraction[1] = 0;
 	} else {
@@ -588,12 +590,23 @@ unsigned long shrink_all_memory(unsigned long nr)
 	if (reclaiming[cpu])
 		return 0;
 	reclaiming[cpu] = true;
-	for (sc.priority = DEF_PRIORITY; sc.priority >= 0 && sc.nr_reclaimed < nr;
-	     sc.priority--) {
-		for (struct zone **zp = kmm_node->zonelist[ZONE_NORMAL]; *zp; zp++)
-			if (populated_zone(*zp))
-				shrink_zone(*zp, &sc);
-		shrink_slab(GFP_KERNEL, sc.priority);
+	/*
+	 * Sweeps of every priority while they make progress: pages used
+	 * lately are activated by the first and aged by the next (a page
+	 * needs two looks to go), as in Linux's shrink_all_memory passes.
+	 */
+	for (unsigned int sweep = 0; sweep < SHRINK_ALL_SWEEPS && sc.nr_reclaimed < nr; sweep++) {
+		unsigned long before = sc.nr_reclaimed, scanned = sc.nr_scanned;
+
+		for (sc.priority = DEF_PRIORITY; sc.priority >= 0 && sc.nr_reclaimed < nr;
+		     sc.priority--) {
+			for (struct zone **zp = kmm_node->zonelist[ZONE_NORMAL]; *zp; zp++)
+				if (populated_zone(*zp))
+					shrink_zone(*zp, &sc);
+			shrink_slab(GFP_KERNEL, sc.priority);
+		}
+		if (sc.nr_reclaimed == before && sc.nr_scanned == scanned)
+			break;
 	}
 	reclaiming[cpu] = false;
 	return sc.nr_reclaimed;
