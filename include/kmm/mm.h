@@ -17,7 +17,11 @@
  * Locking, in the order taken:
  *   mm->mmap_lock (rw)       the area set and every area's fields; readers
  *                            for faults and lookups, writers for changes.
- *   anon_vma->lock           the list of areas of an anon_vma.
+ *   anon_vma->lock           the list of areas of an anon_vma; also, with
+ *                            the writer's mmap_lock, the bounds, vm_pgoff
+ *                            and vm_flags of those areas, which reclaim
+ *                            reads under it alone (mm/rmap.c). A file
+ *                            area's i_mmap_lock is taken before it.
  *   mm->page_table_lock      allocation and freeing of page-table frames,
  *                            and changes to entries by the core (the MMU
  *                            sets A/D bits atomically without it).
@@ -389,7 +393,10 @@ int mm_check(struct mm *mm);
 int task_check_all(void);
 /*
  * Across every mm of every task (mm/memory.c): each mapped page's _mapcount
- * and _refcount equal the entries that map it in all page tables, and the
+ * and _refcount equal the entries that map it in all page tables (plus the
+ * swap cache's reference), each mapped private page is on an anonymous LRU
+ * list, each swap slot's count equals the entries naming it plus one for
+ * its swap-cache page, and the
  * zone counters NR_ANON_MAPPED, NR_FILE_MAPPED and NR_PAGETABLE equal the
  * sums (a file page's count includes the page cache's reference). Valid when
  * every mm belongs to a task and none is changing (tests, kmm --check).
