@@ -14,6 +14,8 @@
  *    swap read ends the faulting task with SIGBUS and nothing else;
  *  - shared file pages dirtied through a mapping larger than RAM are
  *    written back by reclaim and never lost (the host file is checked);
+ *  - a file read twice stays cached through a read of a file larger than
+ *    RAM (active and inactive lists);
  *  - kswapd, run as the work item the allocator queued, frees memory;
  *  - the OOM killer kills the task with the largest badness (never one
  *    with oom_score_adj -1000), logs it as Linux does, and the machine
@@ -491,6 +493,73 @@ static void test_dirty_file_pages_under_pressure_are_written(void **state)
 	assert_all_back();
 }
 
+/* A host file of n pages of generation gen, in the machine's root. */
+static void host_file(const char *name, unsigned long n, unsigned long gen)
+{
+	unsigned char buf[PG];
+	char p[512];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s%s", root, name);
+	f = fopen(p, "wb");
+	assert_non_null(f);
+	for (unsigned long i = 0; i < n; i++) {
+		pattern(buf, i, gen);
+		assert_int_equal(fwrite(buf, 1, PG, f), PG);
+	}
+	fclose(f);
+}
+
+/* Reads the whole file through a 64 KiB buffer of t, checking every page. */
+static void read_file(struct task *t, uintptr_t buf, const char *name, unsigned long n,
+		      unsigned long gen)
+{
+	unsigned char want[PG], got[PG];
+	long fd = sys_open(t, name, KMM_O_RDONLY, 0);
+
+	assert_true(fd >= 0);
+	for (unsigned long i = 0; i < n; i += 16) {
+		unsigned long k = MIN(16UL, n - i);
+
+		assert_int_equal(sys_read(t, (int)fd, buf, k * PG), (long)(k * PG));
+		for (unsigned long j = 0; j < k; j++) {
+			pattern(want, i + j, gen);
+			assert_int_equal(emu_copy_from_user(t, got, buf + j * PG, PG), 0);
+			if (memcmp(want, got, PG))
+				fail_msg("%s page %lu read wrong", name, i + j);
+		}
+	}
+	assert_int_equal(sys_close(t, (int)fd), 0);
+}
+
+/*
+ * The two lists at work: a small file read twice is active; a sequential
+ * read of a file larger than RAM, once, fills the inactive list and is
+ * reclaimed from it, leaving the small file cached (read again, it misses
+ * nothing).
+ */
+static void test_scan_of_a_large_file_keeps_the_active_set(void **state)
+{
+	const unsigned long small = 4 * MiB / PG, large = 48 * MiB / PG;
+	struct task *t = spawn("reader");
+	uintptr_t buf = map(t, 16 * PG);
+	unsigned long misses;
+
+	host_file("/small", small, 1);
+	host_file("/large", large, 2);
+	read_file(t, buf, "/small", small, 1);
+	read_file(t, buf, "/small", small, 1);
+	assert_true(stat_of("Active(file)") * 1024 >= small * PG);
+	read_file(t, buf, "/large", large, 2);
+	assert_true(stat_of("pgsteal_direct") + stat_of("pgsteal_kswapd") > large / 2);
+	kmm_check();
+	misses = stat_of("pgcache_miss");
+	read_file(t, buf, "/small", small, 1);
+	assert_int_equal(stat_of("pgcache_miss"), misses);
+	finish(t);
+	assert_all_back();
+}
+
 /* The allocator wakes kswapd below the low watermark; its work item frees memory. */
 static void test_kswapd_reclaims_when_woken(void **state)
 {
@@ -582,6 +651,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_swap_read_error_is_sigbus_for_the_faulting_task,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dirty_file_pages_under_pressure_are_written,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scan_of_a_large_file_keeps_the_active_set,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kswapd_reclaims_when_woken, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_oom_kills_the_largest_task, setup, teardown),
